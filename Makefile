@@ -1,0 +1,48 @@
+# Recurrent Networks from Scratch: every task starts from `make install`, so `make book` and
+# `make test` each work alone on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+JOBS ?= 2
+
+.PHONY: install system book book-fast test test-unit test-notebooks test-book lint bench results release solutions clean
+
+install:
+	@scripts/install.sh
+
+system:
+	@scripts/install-system.sh
+
+## The HTML book in _build/html; every warning is an error, every chapter executes (cached).
+book: install
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+## Lint, unit tests, the notebooks (solutions and releases), the book build and its browser tests.
+test: install system lint
+	$(PY) -m pytest -n $(JOBS) tests
+	$(PY) -m pytest -n $(JOBS) --nbval-lax -p no:randomly solutions
+
+lint: install
+	$(BIN)/ruff check .
+
+## Regenerate the solution cells from rnnlib's source, then the student release from solutions/.
+solutions: install
+	$(PY) -m scripts.make_solutions
+
+release: solutions
+	$(PY) -m scripts.make_release
+
+## Speed against PyTorch on this machine (prints figures; never part of `make test`).
+bench: install
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	$(PY) benchmarks/lstm_speed.py
+
+## Retrain everything the book shows from training (slow; writes results/).
+results: install
+	$(PY) -m experiments.all
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

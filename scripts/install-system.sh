@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# System packages that pip cannot install: Chromium (browser tests of the book) and bubblewrap
+# (the grader's sandbox). Installed from Debian's packages when missing; a no-op otherwise.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v bwrap >/dev/null || need+=(bubblewrap)
+[[ ${#need[@]} -eq 0 ]] && exit 0
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-system: please install ${need[*]} (Debian: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "install-system: installed ${need[*]}"
