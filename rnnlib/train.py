@@ -1,0 +1,524 @@
+"""Training at full strength: the character language model from the command line.
+
+    python -m rnnlib.train charlm --cell lstm --minutes 15 --hidden 512 --layers 2 --dropout 0.3
+
+trains a `CharRNN` on the first 90 % of data/tinyshakespeare.txt with truncated
+backpropagation through time (N contiguous streams of T characters, the hidden state carried
+from one chunk to the next), reports the validation loss in nats per character on the last
+10 % at regular intervals, prints samples, keeps the checkpoint with the best validation loss
+(and the latest one, for `--resume`) under checkpoints/, and writes a small results JSON in the
+layout of results/README.md. The experiments under experiments/ call `train_charlm` directly.
+
+The bookkeeping helpers at the top (git revision, load average, atomic JSON) are shared with
+the experiments and benchmarks/charlm_torch.py, so every results file carries the same header.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def git_revision():
+    """Return `git rev-parse HEAD` of the working tree ('-dirty' appended if it has changes).
+
+    Returns 'unknown' outside a git checkout, so a run never fails for bookkeeping.
+    """
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
+
+
+def loadavg():
+    """The 1, 5 and 15 minute load averages as a list of floats (empty where unsupported)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def command_line():
+    """The command that started this process, as one shell-quoted string."""
+    prog = sys.argv[0]
+    if prog.endswith(("__main__.py", ".py")) and os.sep in prog:
+        # `python -m pkg.mod` shows up as a path; record the -m form people type.
+        rel = os.path.relpath(prog)
+        if not rel.startswith(".."):
+            mod = rel[:-3].replace(os.sep, ".")
+            if mod.endswith(".__main__"):
+                mod = mod[: -len(".__main__")]
+            if mod.split(".")[0] in ("rnnlib", "experiments"):
+                return shlex.join(["python", "-m", mod, *sys.argv[1:]])
+        return shlex.join(["python", rel, *sys.argv[1:]])
+    return shlex.join(["python", *sys.argv])
+
+
+def run_header(schema, seed, command=None):
+    """The fields every results file starts with (see results/README.md).
+
+    Inputs:
+    - schema: str, layout name and version, e.g. 'charlm/1'
+    - seed: int, the seed of the run
+    - command: str or None; None records this process's command line
+    """
+    return {
+        "schema": schema,
+        "command": command if command is not None else command_line(),
+        "git_rev": git_revision(),
+        "seed": int(seed),
+        "date": None,
+        "machine": {"cpus": os.cpu_count(), "loadavg_start": loadavg(), "loadavg_end": None,
+                    "note": ""},
+    }
+
+
+def finish_header(result, note=None):
+    """Stamp the end time and load of a results dict made by `run_header`."""
+    now = datetime.datetime.now(datetime.UTC)
+    result["date"] = now.replace(microsecond=0).isoformat()
+    result["machine"]["loadavg_end"] = loadavg()
+    start = result["machine"]["loadavg_start"] or [0.0]
+    end = result["machine"]["loadavg_end"] or [0.0]
+    load = max(start[0], end[0])
+    cpus = result["machine"]["cpus"] or 1
+    auto = (f"load average {load:.1f} on {cpus} cores: "
+            + ("machine busy, wall-clock figures are pessimistic" if load > 0.75 * cpus
+               else "machine mostly idle"))
+    result["machine"]["note"] = auto if note is None else f"{auto}; {note}"
+    return result
+
+
+def _clean(obj):
+    """Make NumPy scalars and non-finite floats JSON-safe (NaN/inf become null)."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        return x if math.isfinite(x) else None
+    return obj
+
+
+def write_json(path, obj):
+    """Write `obj` as JSON atomically (a temporary file, then rename), creating the folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(_clean(obj), f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def subsample(n, max_points):
+    """Indices of at most `max_points` of range(n), always keeping the first and the last."""
+    if n <= max_points:
+        return list(range(n))
+    idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+    return idx.tolist()
+
+
+def subsample_curve(curve, max_points=200):
+    """Subsample every list of a curve dict (all the same length) to at most `max_points`."""
+    keys = list(curve)
+    n = len(curve[keys[0]]) if keys else 0
+    # Points with a validation loss are the ones the book plots; keep all of them if they fit.
+    idx = subsample(n, max_points)
+    return {k: [curve[k][i] for i in idx] for k in keys}
+
+
+def lr_at(schedule, lr, frac, min_frac=0.1, warmup_frac=0.0):
+    """Learning rate at a fraction `frac` in [0, 1] of the training budget.
+
+    Inputs:
+    - schedule: 'constant' or 'cosine' (half a cosine from lr down to lr * min_frac)
+    - lr: float, the peak learning rate
+    - frac: float, elapsed fraction of the budget (time or steps)
+    - min_frac: float, final learning rate as a fraction of lr (cosine only)
+    - warmup_frac: float, fraction of the budget with a linear warm-up from lr/10
+    """
+    frac = min(max(frac, 0.0), 1.0)
+    if warmup_frac > 0 and frac < warmup_frac:
+        return lr * (0.1 + 0.9 * frac / warmup_frac)
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * (min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
+    raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+
+
+def split_text(text, train_frac=0.9):
+    """The first `train_frac` of a text for training and the rest for validation (by character).
+
+    The same cut as `rnnlib.data.train_val_split`, restated here so benchmarks/charlm_torch.py
+    needs nothing but the text.
+    """
+    cut = int(len(text) * train_frac)
+    return text[:cut], text[cut:]
+
+
+def streams(ids, batch_size):
+    """Cut a 1-D array of ids into `batch_size` contiguous streams, shape (batch_size, L)."""
+    L = len(ids) // batch_size
+    if L < 2:
+        raise ValueError(f"text of {len(ids)} characters is too short for {batch_size} streams")
+    return np.ascontiguousarray(ids[: L * batch_size].reshape(batch_size, L))
+
+
+# ------------------------------------------------------------------------------------------
+# The character language model.
+
+DEFAULTS = {
+    "data": "data/tinyshakespeare.txt", "cell": "lstm", "hidden": 512, "layers": 2,
+    "dropout": 0.3, "batch": 32, "seq": 100, "lr": 2e-3, "lr_schedule": "cosine",
+    "lr_min_frac": 0.1, "warmup_frac": 0.0, "clip": 5.0, "minutes": 15.0, "max_steps": None,
+    "eval_every": 100, "val_chars": None, "sample_every": 5, "sample_len": 300,
+    "temperature": 0.8, "seed": 0, "dtype": "float32", "ckpt_dir": "checkpoints/charlm",
+    "resume": False, "out": None, "progress": True, "train_chars": None,
+}
+
+
+def _char_model(cfg, vocab_size):
+    from rnnlib.models import CharRNN
+
+    return CharRNN(vocab_size, cfg["hidden"], cell_type=cfg["cell"], num_layers=cfg["layers"],
+                   dropout=cfg["dropout"], dtype=np.dtype(cfg["dtype"]).type, seed=cfg["seed"])
+
+
+def count_params(params):
+    """Total number of entries of a dict of parameter arrays."""
+    return int(sum(np.asarray(p).size for p in params.values()))
+
+
+def evaluate(model, val, seq_len):
+    """Mean validation loss in nats per character, the state carried from chunk to chunk.
+
+    Inputs:
+    - model: a CharRNN
+    - val: int array (N, L) of N contiguous validation streams
+    - seq_len: int, chunk length T
+
+    Dropout is off (the model's test mode); no gradients are kept.
+    """
+    state, total, count = None, 0.0, 0
+    L = val.shape[1]
+    for s in range(0, L - 1, seq_len):
+        e = min(s + seq_len, L - 1)
+        x, y = val[:, s:e], val[:, s + 1:e + 1]
+        loss, state = model.eval_loss(x, y, h0=state)
+        total += loss * x.shape[0]  # eval_loss is per sequence (divided by N), as loss()
+        count += y.size
+    return total / count
+
+
+def _save_npz(path, arrays):
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(folder, name, model, opt_configs, meta):
+    """Write `name`.npz (parameters, optimiser moments) and `name`.json (meta) atomically."""
+    os.makedirs(folder, exist_ok=True)
+    arrays = {f"param/{k}": v for k, v in model.params.items()}
+    for k, c in (opt_configs or {}).items():
+        for key in ("m", "v"):
+            if key in c:
+                arrays[f"opt_{key}/{k}"] = c[key]
+    if meta.get("state") is not None:
+        for i, s in enumerate(meta["state"]):
+            arrays[f"state/{i}"] = s
+    meta = {k: v for k, v in meta.items() if k != "state"}
+    meta["n_state"] = sum(1 for k in arrays if k.startswith("state/"))
+    _save_npz(os.path.join(folder, name + ".npz"), arrays)
+    write_json(os.path.join(folder, name + ".json"), meta)
+
+
+def load_checkpoint(folder, name, model, opt_configs=None):
+    """Load a checkpoint written by `save_checkpoint` into `model` (and `opt_configs`).
+
+    Returns its meta dict, with the carried training state under 'state' (or None).
+    """
+    with open(os.path.join(folder, name + ".json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    with np.load(os.path.join(folder, name + ".npz")) as z:
+        for k in model.params:
+            model.params[k] = z[f"param/{k}"].astype(model.params[k].dtype)
+        if opt_configs is not None:
+            for k, c in opt_configs.items():
+                for key in ("m", "v"):
+                    if f"opt_{key}/{k}" in z:
+                        c[key] = z[f"opt_{key}/{k}"]
+                c["t"] = meta["step"]
+        n = meta.get("n_state", 0)
+        meta["state"] = [z[f"state/{i}"] for i in range(n)] if n else None
+    return meta
+
+
+def _pack_state(state):
+    """The model's carried state as a flat list of arrays (for the npz checkpoint)."""
+    if state is None:
+        return None
+    out = []
+
+    def walk(s):
+        if isinstance(s, np.ndarray):
+            out.append(s)
+        else:
+            for t in s:
+                walk(t)
+    walk(state)
+    return out
+
+
+def train_charlm(cfg=None, log=print, **overrides):
+    """Train a CharRNN on Tiny Shakespeare for a wall-clock budget; return a results dict.
+
+    Inputs:
+    - cfg: dict of settings (see DEFAULTS; missing keys take the defaults), or None
+    - log: function taking one str, for progress messages
+    - overrides: settings given as keyword arguments (win over cfg)
+
+    Returns the results dict of results/README.md (charlm/1), also written to cfg['out']
+    when that is set. The parameters of the best validation loss are in
+    cfg['ckpt_dir']/best.npz when cfg['ckpt_dir'] is set.
+    """
+    from rnnlib.clip import clip_by_global_norm
+    from rnnlib.data import CharVocab
+    from rnnlib.optim import adam
+
+    cfg = {**DEFAULTS, **(cfg or {}), **overrides}
+    result = run_header("charlm/1", cfg["seed"], command=cfg.get("command"))
+    with open(cfg["data"], encoding="utf-8") as f:
+        text = f.read()
+    vocab = CharVocab(text)
+    train_text, val_text = split_text(text)
+    if cfg["train_chars"]:
+        train_text = train_text[: cfg["train_chars"]]
+    if cfg["val_chars"]:
+        val_text = val_text[: cfg["val_chars"]]
+    train = streams(np.asarray(vocab.encode(train_text)), cfg["batch"])
+    val = streams(np.asarray(vocab.encode(val_text)), cfg["batch"])
+    V, T = len(vocab), cfg["seq"]
+    model = _char_model(cfg, V)
+    n_params = count_params(model.params)
+    opt = {k: {"learning_rate": cfg["lr"]} for k in model.params}
+    budget = cfg["minutes"] * 60.0
+    max_steps = cfg["max_steps"]
+    folder = cfg["ckpt_dir"]
+    rng = np.random.default_rng(cfg["seed"])
+
+    curve = {"step": [], "time_s": [], "train_loss": [], "val_loss": []}
+    samples = []
+    best = {"val_loss": math.inf, "step": 0, "time_s": 0.0}
+    step, pos, state, done_before = 0, 0, None, 0.0
+    if cfg["resume"] and folder and os.path.exists(os.path.join(folder, "last.json")):
+        meta = load_checkpoint(folder, "last", model, opt)
+        step, pos, done_before = meta["step"], meta["pos"], meta["time_s"]
+        curve, samples, best = meta["curve"], meta["samples"], meta["best"]
+        state = _unpack_state(model, meta["state"])
+        rng = np.random.default_rng([cfg["seed"], step])
+        log(f"resumed from {folder}/last at step {step} ({done_before:.0f} s done)")
+    start_id = vocab.encode("\n")[0]
+
+    def take_sample(n):
+        ids = model.sample(start_id, n, temperature=cfg["temperature"], rng=rng)
+        return vocab.decode(ids)
+
+    def record(elapsed, run_loss, run_n):
+        v = evaluate(model, val, T) / T * T  # evaluate() is already per character
+        curve["step"].append(step)
+        curve["time_s"].append(round(elapsed, 2))
+        curve["train_loss"].append(run_loss / run_n if run_n else None)
+        curve["val_loss"].append(v)
+        return v
+
+    t0 = time.perf_counter() - done_before
+    log(f"charlm: {cfg['cell']} {cfg['layers']}x{cfg['hidden']} dropout {cfg['dropout']}, "
+        f"{n_params} params, batch {cfg['batch']} x {T}, budget {budget:.0f} s")
+    if step == 0:
+        v = record(0.0, 0.0, 0)
+        samples.append({"step": 0, "time_s": 0.0, "val_loss": v,
+                        "temperature": cfg["temperature"], "text": take_sample(cfg["sample_len"])})
+        log(f"step 0 val {v:.4f}")
+        t0 = time.perf_counter()
+
+    bar = None
+    if cfg["progress"]:
+        from tqdm import tqdm
+        bar = tqdm(total=round(budget), unit="s", initial=round(done_before), leave=False,
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
+    run_loss, run_n, last_tick = 0.0, 0, time.perf_counter()
+    while True:
+        elapsed = time.perf_counter() - t0
+        if elapsed >= budget or (max_steps is not None and step >= max_steps):
+            break
+        lr = lr_at(cfg["lr_schedule"], cfg["lr"], elapsed / budget, cfg["lr_min_frac"],
+                   cfg["warmup_frac"])
+        if pos + T + 1 > train.shape[1]:
+            pos, state = 0, None  # one epoch done: start the streams again from a zero state
+        x, y = train[:, pos:pos + T], train[:, pos + 1:pos + T + 1]
+        pos += T
+        loss, grads, state = model.loss(x, y, h0=state)
+        # The model's loss is per sequence (summed over T, divided by N); report and clip the
+        # per-character gradient, which does not depend on T.
+        grads = {k: g / T for k, g in grads.items()}
+        if cfg["clip"]:
+            grads, _ = clip_by_global_norm(grads, cfg["clip"])
+        for k in model.params:
+            opt[k]["learning_rate"] = lr
+            model.params[k], opt[k] = adam(model.params[k], grads[k], opt[k])
+        step += 1
+        run_loss += loss / T
+        run_n += 1
+        if not math.isfinite(loss):
+            log(f"step {step}: loss is {loss}; stopping")
+            break
+        if bar is not None and time.perf_counter() - last_tick > 1.0:
+            bar.n = min(round(time.perf_counter() - t0), round(budget))
+            bar.set_postfix_str(f"step {step} loss {run_loss / run_n:.3f} lr {lr:.2e}")
+            last_tick = time.perf_counter()
+        if step % cfg["eval_every"] == 0:
+            v = record(time.perf_counter() - t0, run_loss, run_n)
+            msg = f"step {step} t {curve['time_s'][-1]:.0f}s train {run_loss / run_n:.4f} " \
+                  f"val {v:.4f} lr {lr:.2e}"
+            run_loss, run_n = 0.0, 0
+            if v < best["val_loss"]:
+                best = {"val_loss": v, "step": step, "time_s": curve["time_s"][-1]}
+                if folder:
+                    save_checkpoint(folder, "best", model, None,
+                                    {"step": step, "val_loss": v, "config": cfg,
+                                     "vocab": vocab.chars if hasattr(vocab, "chars") else None})
+                msg += " (best)"
+            if step % (cfg["eval_every"] * cfg["sample_every"]) == 0:
+                samples.append({"step": step, "time_s": curve["time_s"][-1], "val_loss": v,
+                                "temperature": cfg["temperature"],
+                                "text": take_sample(cfg["sample_len"])})
+                msg += "\n" + samples[-1]["text"]
+            if folder:
+                save_checkpoint(folder, "last", model, opt,
+                                {"step": step, "pos": pos, "time_s": time.perf_counter() - t0,
+                                 "curve": curve, "samples": samples, "best": best,
+                                 "config": cfg, "state": _pack_state(state)})
+            if bar is not None:
+                bar.write(msg)
+            else:
+                log(msg)
+    if bar is not None:
+        bar.close()
+    total = time.perf_counter() - t0
+    if not curve["step"] or curve["step"][-1] != step:
+        v = record(total, run_loss, run_n)
+        if v < best["val_loss"]:
+            best = {"val_loss": v, "step": step, "time_s": curve["time_s"][-1]}
+            if folder:
+                save_checkpoint(folder, "best", model, None,
+                                {"step": step, "val_loss": v, "config": cfg})
+    last_val = curve["val_loss"][-1]
+    if folder and os.path.exists(os.path.join(folder, "best.npz")):
+        load_checkpoint(folder, "best", model)
+    samples.append({"step": best["step"], "time_s": best["time_s"], "val_loss": best["val_loss"],
+                    "temperature": cfg["temperature"], "text": take_sample(2 * cfg["sample_len"])})
+    bv = best["val_loss"]
+    result.update({
+        "framework": "rnnlib",
+        "config": {"cell": cfg["cell"], "hidden_dim": cfg["hidden"], "num_layers": cfg["layers"],
+                   "dropout": cfg["dropout"], "batch_size": cfg["batch"], "seq_len": T,
+                   "lr": cfg["lr"],
+                   "lr_schedule": f"{cfg['lr_schedule']} over the time budget to "
+                                  f"{cfg['lr_min_frac']} x lr",
+                   "clip": cfg["clip"] or None, "minutes": cfg["minutes"], "dtype": cfg["dtype"],
+                   "eval_every": cfg["eval_every"], "val_chars": int(val.size),
+                   "max_steps": max_steps},
+        "vocab_size": V, "params": n_params,
+        "curve": subsample_curve(curve),
+        "samples": samples,
+        "final": {"best_val_loss": bv, "best_step": best["step"], "best_time_s": best["time_s"],
+                  "bpc": bv / math.log(2), "perplexity": math.exp(bv) if bv < 50 else None,
+                  "last_val_loss": last_val, "steps": step, "time_s": round(total, 1),
+                  "sec_per_step": total / max(step, 1)},
+    })
+    finish_header(result)
+    if cfg["out"]:
+        write_json(cfg["out"], result)
+        log(f"wrote {cfg['out']}")
+    log(f"best val {bv:.4f} nats/char ({bv / math.log(2):.3f} bpc) at step {best['step']}; "
+        f"{step} steps in {total:.0f} s")
+    return result
+
+
+def _unpack_state(model, flat):
+    return None if flat is None else model.unflatten_state(flat)
+
+
+def build_parser():
+    ap = argparse.ArgumentParser(prog="python -m rnnlib.train", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="task", required=True)
+    p = sub.add_parser("charlm", help="character language model on Tiny Shakespeare")
+    d = DEFAULTS
+    p.add_argument("--data", default=d["data"])
+    p.add_argument("--cell", default=d["cell"], choices=["rnn", "lstm", "peephole", "gru"])
+    p.add_argument("--hidden", type=int, default=d["hidden"])
+    p.add_argument("--layers", type=int, default=d["layers"])
+    p.add_argument("--dropout", type=float, default=d["dropout"],
+                   help="probability of DROPPING a unit (0 = no dropout)")
+    p.add_argument("--batch", type=int, default=d["batch"], help="parallel streams N")
+    p.add_argument("--seq", type=int, default=d["seq"], help="truncated BPTT length T")
+    p.add_argument("--lr", type=float, default=d["lr"], help="Adam's peak learning rate")
+    p.add_argument("--lr-schedule", default=d["lr_schedule"], choices=["constant", "cosine"])
+    p.add_argument("--lr-min-frac", type=float, default=d["lr_min_frac"])
+    p.add_argument("--warmup-frac", type=float, default=d["warmup_frac"])
+    p.add_argument("--clip", type=float, default=d["clip"],
+                   help="global-norm clipping threshold on the per-character gradient (0: off)")
+    p.add_argument("--minutes", type=float, default=d["minutes"], help="wall-clock budget")
+    p.add_argument("--max-steps", type=int, default=d["max_steps"])
+    p.add_argument("--eval-every", type=int, default=d["eval_every"])
+    p.add_argument("--val-chars", type=int, default=d["val_chars"],
+                   help="validate on the first this many validation characters (default: all)")
+    p.add_argument("--train-chars", type=int, default=d["train_chars"],
+                   help="train on the first this many training characters (smoke tests)")
+    p.add_argument("--sample-every", type=int, default=d["sample_every"],
+                   help="sample every this many evaluations")
+    p.add_argument("--sample-len", type=int, default=d["sample_len"])
+    p.add_argument("--temperature", type=float, default=d["temperature"])
+    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--dtype", default=d["dtype"], choices=["float32", "float64"])
+    p.add_argument("--ckpt-dir", default=d["ckpt_dir"],
+                   help="checkpoints: best.npz (best validation) and last.npz (for --resume)")
+    p.add_argument("--resume", action="store_true", help="continue from ckpt-dir/last")
+    p.add_argument("--out", default=None, help="write the results JSON here")
+    p.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no tqdm bar (log lines only)")
+    return ap
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    cfg = {k: v for k, v in vars(args).items() if k != "task"}
+    cfg["command"] = command_line() if argv is None else shlex.join(
+        ["python", "-m", "rnnlib.train", *argv])
+    train_charlm(cfg, log=lambda s: print(s, flush=True))
+
+
+if __name__ == "__main__":
+    main()
