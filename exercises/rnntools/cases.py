@@ -1,0 +1,114 @@
+"""Input generators for the graded checks of the exercises.
+
+``GENERATORS[name](rng, **dims)`` returns a dict of float64 arrays (integer arrays for token
+ids) for the check ``name``; ``rng`` is ``np.random.default_rng(seed)``. A backward check's
+inputs are the forward inputs plus the upstream gradient, named as the API names it
+(``dnext_h``, ``dh``, ``dout`` ...). The grader rebuilds the same inputs from the same seed and
+sizes, so a generator must never change once an assignment has been released.
+"""
+
+import numpy as np
+
+__all__ = ["GENERATORS"]
+
+GENERATORS = {}
+
+
+def _generator(*names):
+    def register(fn):
+        for name in names:
+            GENERATORS[name] = fn
+        return fn
+
+    return register
+
+
+def _normal(rng, *shape, scale=1.0):
+    return scale * rng.standard_normal(shape)
+
+
+def _recurrent(rng, N, D, H, gates, T=None):
+    """Inputs shared by the recurrent layers: x, the initial state and the weights."""
+    x_shape = (N, D) if T is None else (N, T, D)
+    return {
+        "x": _normal(rng, *x_shape),
+        "h": _normal(rng, N, H),
+        "Wx": _normal(rng, D, gates * H, scale=1 / np.sqrt(D)),
+        "Wh": _normal(rng, H, gates * H, scale=1 / np.sqrt(H)),
+        "b": _normal(rng, gates * H, scale=0.5),
+    }
+
+
+@_generator("rnn_step_forward", "rnn_step_backward")
+def rnn_step(rng, N, D, H):
+    c = _recurrent(rng, N, D, H, 1)
+    return {"x": c["x"], "prev_h": c["h"], "Wx": c["Wx"], "Wh": c["Wh"], "b": c["b"],
+            "dnext_h": _normal(rng, N, H)}
+
+
+@_generator("rnn_forward", "rnn_backward")
+def rnn_sequence(rng, N, T, D, H):
+    c = _recurrent(rng, N, D, H, 1, T=T)
+    return {"x": c["x"], "h0": c["h"], "Wx": c["Wx"], "Wh": c["Wh"], "b": c["b"],
+            "dh": _normal(rng, N, T, H)}
+
+
+@_generator("lstm_step_forward", "lstm_step_backward")
+def lstm_step(rng, N, D, H):
+    c = _recurrent(rng, N, D, H, 4)
+    return {"x": c["x"], "prev_h": c["h"], "prev_c": _normal(rng, N, H), "Wx": c["Wx"],
+            "Wh": c["Wh"], "b": c["b"], "dnext_h": _normal(rng, N, H),
+            "dnext_c": _normal(rng, N, H)}
+
+
+@_generator("lstm_forward", "lstm_backward")
+def lstm_sequence(rng, N, T, D, H):
+    c = _recurrent(rng, N, D, H, 4, T=T)
+    return {"x": c["x"], "h0": c["h"], "Wx": c["Wx"], "Wh": c["Wh"], "b": c["b"],
+            "dh": _normal(rng, N, T, H)}
+
+
+@_generator("peephole_lstm_step_forward", "peephole_lstm_step_backward")
+def peephole_step(rng, N, D, H):
+    inputs = lstm_step(rng, N, D, H)
+    inputs["Wp"] = _normal(rng, 3, H, scale=0.5)
+    return inputs
+
+
+@_generator("peephole_lstm_forward", "peephole_lstm_backward")
+def peephole_sequence(rng, N, T, D, H):
+    inputs = lstm_sequence(rng, N, T, D, H)
+    inputs["Wp"] = _normal(rng, 3, H, scale=0.5)
+    return inputs
+
+
+@_generator("gru_step_forward", "gru_step_backward")
+def gru_step(rng, N, D, H):
+    c = _recurrent(rng, N, D, H, 3)
+    return {"x": c["x"], "prev_h": c["h"], "Wx": c["Wx"], "Wh": c["Wh"], "b": c["b"],
+            "dnext_h": _normal(rng, N, H)}
+
+
+@_generator("gru_forward", "gru_backward")
+def gru_sequence(rng, N, T, D, H):
+    c = _recurrent(rng, N, D, H, 3, T=T)
+    return {"x": c["x"], "h0": c["h"], "Wx": c["Wx"], "Wh": c["Wh"], "b": c["b"],
+            "dh": _normal(rng, N, T, H)}
+
+
+@_generator("word_embedding_forward", "word_embedding_backward")
+def word_embedding(rng, N, T, V, D):
+    return {"x": rng.integers(0, V, size=(N, T)), "W": _normal(rng, V, D),
+            "dout": _normal(rng, N, T, D)}
+
+
+@_generator("temporal_affine_forward", "temporal_affine_backward")
+def temporal_affine(rng, N, T, D, M):
+    return {"x": _normal(rng, N, T, D), "w": _normal(rng, D, M, scale=1 / np.sqrt(D)),
+            "b": _normal(rng, M), "dout": _normal(rng, N, T, M)}
+
+
+@_generator("temporal_softmax_loss")
+def temporal_softmax(rng, N, T, V, scale=1.0):
+    return {"x": _normal(rng, N, T, V, scale=scale), "y": rng.integers(0, V, size=(N, T)),
+            "mask": rng.random((N, T)) < 0.7}

@@ -1,0 +1,16 @@
+"""nbgrader's configuration for this course: our folders mapped onto nbgrader's.
+
+``solutions/`` is nbgrader's source folder and ``exercises/`` its release folder. The gradebook
+stays out of the repository: ``/gradebook.db`` is git-ignored, and ``scripts/make_release.py``
+points nbgrader at a temporary gradebook so that regenerating the release touches nothing else.
+"""
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "rnn-from-scratch"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+# Each assignment's notebooks only; rnntools is installed as a package, not copied per folder.
+c.CourseDirectory.include = ["*.ipynb"]
+# Keep notebooks short-running; a stuck cell fails instead of hanging a grading run.
+c.ExecutePreprocessor.timeout = 60

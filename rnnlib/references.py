@@ -1,0 +1,162 @@
+"""Reference outputs of every graded check of the exercises (grader side).
+
+``REFERENCES[name](inputs) -> dict[str, np.ndarray]`` takes the inputs that
+``rnntools.cases.GENERATORS[name]`` built and returns every output the hidden test cell
+submits, computed with rnnlib. The keys are the names the API gives the returned values.
+Backward checks run rnnlib's forward function on the same inputs first, as the test cells do
+with the student's forward function.
+"""
+
+from rnnlib import layers
+
+__all__ = ["REFERENCES"]
+
+REFERENCES = {}
+
+
+def _reference(name):
+    def register(fn):
+        REFERENCES[name] = fn
+        return fn
+
+    return register
+
+
+def _outputs(names, values):
+    return dict(zip(names, values, strict=True))
+
+
+_STEP_GRADS = ("dx", "dprev_h", "dWx", "dWh", "db")
+_SEQ_GRADS = ("dx", "dh0", "dWx", "dWh", "db")
+
+
+@_reference("rnn_step_forward")
+def rnn_step_forward(c):
+    next_h, _ = layers.rnn_step_forward(c["x"], c["prev_h"], c["Wx"], c["Wh"], c["b"])
+    return {"next_h": next_h}
+
+
+@_reference("rnn_step_backward")
+def rnn_step_backward(c):
+    _, cache = layers.rnn_step_forward(c["x"], c["prev_h"], c["Wx"], c["Wh"], c["b"])
+    return _outputs(_STEP_GRADS, layers.rnn_step_backward(c["dnext_h"], cache))
+
+
+@_reference("rnn_forward")
+def rnn_forward(c):
+    h, _ = layers.rnn_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"])
+    return {"h": h}
+
+
+@_reference("rnn_backward")
+def rnn_backward(c):
+    _, cache = layers.rnn_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"])
+    return _outputs(_SEQ_GRADS, layers.rnn_backward(c["dh"], cache))
+
+
+@_reference("lstm_step_forward")
+def lstm_step_forward(c):
+    next_h, next_c, _ = layers.lstm_step_forward(
+        c["x"], c["prev_h"], c["prev_c"], c["Wx"], c["Wh"], c["b"])
+    return {"next_h": next_h, "next_c": next_c}
+
+
+@_reference("lstm_step_backward")
+def lstm_step_backward(c):
+    _, _, cache = layers.lstm_step_forward(
+        c["x"], c["prev_h"], c["prev_c"], c["Wx"], c["Wh"], c["b"])
+    grads = layers.lstm_step_backward(c["dnext_h"], c["dnext_c"], cache)
+    return _outputs(("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"), grads)
+
+
+@_reference("lstm_forward")
+def lstm_forward(c):
+    h, _ = layers.lstm_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"])
+    return {"h": h}
+
+
+@_reference("lstm_backward")
+def lstm_backward(c):
+    _, cache = layers.lstm_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"])
+    return _outputs(_SEQ_GRADS, layers.lstm_backward(c["dh"], cache))
+
+
+@_reference("peephole_lstm_step_forward")
+def peephole_lstm_step_forward(c):
+    next_h, next_c, _ = layers.peephole_lstm_step_forward(
+        c["x"], c["prev_h"], c["prev_c"], c["Wx"], c["Wh"], c["b"], c["Wp"])
+    return {"next_h": next_h, "next_c": next_c}
+
+
+@_reference("peephole_lstm_step_backward")
+def peephole_lstm_step_backward(c):
+    _, _, cache = layers.peephole_lstm_step_forward(
+        c["x"], c["prev_h"], c["prev_c"], c["Wx"], c["Wh"], c["b"], c["Wp"])
+    grads = layers.peephole_lstm_step_backward(c["dnext_h"], c["dnext_c"], cache)
+    return _outputs(("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db", "dWp"), grads)
+
+
+@_reference("peephole_lstm_forward")
+def peephole_lstm_forward(c):
+    h, _ = layers.peephole_lstm_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"], c["Wp"])
+    return {"h": h}
+
+
+@_reference("peephole_lstm_backward")
+def peephole_lstm_backward(c):
+    _, cache = layers.peephole_lstm_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"], c["Wp"])
+    return _outputs(_SEQ_GRADS + ("dWp",), layers.peephole_lstm_backward(c["dh"], cache))
+
+
+@_reference("gru_step_forward")
+def gru_step_forward(c):
+    next_h, _ = layers.gru_step_forward(c["x"], c["prev_h"], c["Wx"], c["Wh"], c["b"])
+    return {"next_h": next_h}
+
+
+@_reference("gru_step_backward")
+def gru_step_backward(c):
+    _, cache = layers.gru_step_forward(c["x"], c["prev_h"], c["Wx"], c["Wh"], c["b"])
+    return _outputs(_STEP_GRADS, layers.gru_step_backward(c["dnext_h"], cache))
+
+
+@_reference("gru_forward")
+def gru_forward(c):
+    h, _ = layers.gru_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"])
+    return {"h": h}
+
+
+@_reference("gru_backward")
+def gru_backward(c):
+    _, cache = layers.gru_forward(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"])
+    return _outputs(_SEQ_GRADS, layers.gru_backward(c["dh"], cache))
+
+
+@_reference("word_embedding_forward")
+def word_embedding_forward(c):
+    out, _ = layers.word_embedding_forward(c["x"], c["W"])
+    return {"out": out}
+
+
+@_reference("word_embedding_backward")
+def word_embedding_backward(c):
+    _, cache = layers.word_embedding_forward(c["x"], c["W"])
+    return {"dW": layers.word_embedding_backward(c["dout"], cache)}
+
+
+@_reference("temporal_affine_forward")
+def temporal_affine_forward(c):
+    out, _ = layers.temporal_affine_forward(c["x"], c["w"], c["b"])
+    return {"out": out}
+
+
+@_reference("temporal_affine_backward")
+def temporal_affine_backward(c):
+    _, cache = layers.temporal_affine_forward(c["x"], c["w"], c["b"])
+    return _outputs(("dx", "dw", "db"), layers.temporal_affine_backward(c["dout"], cache))
+
+
+@_reference("temporal_softmax_loss")
+def temporal_softmax_loss(c):
+    loss, dx = layers.temporal_softmax_loss(c["x"], c["y"], c["mask"])
+    return {"loss": loss, "dx": dx}
