@@ -5,8 +5,9 @@
 the accessibility menu) into `_build/html/_mathjax/` once the HTML is written. MathJax is kept
 out of `_static` on purpose: Jupyter Book adds every `.js` file under `_static` to every page.
 
-`mathjax_path` in `_config.yml` is the relative path `_mathjax/tex-chtml.js`; Sphinx turns it
-into a path relative to each page (`../_mathjax/...` for pages in `book/`).
+`mathjax_path` in `_config.yml` is `../_mathjax/tex-chtml.js`: Sphinx joins a relative path
+to `_static/` and then makes it relative to each page, so every page, at any depth, loads
+`_build/html/_mathjax/tex-chtml.js` through a relative URL.
 
 Jupyter Book always loads sphinx-thebe, whose inline configuration names a CDN URL for the
 "launch Thebe" button. The book has no launch buttons, so `drop_remote_scripts` removes that
