@@ -1,0 +1,49 @@
+"""Command line: ``python -m autograder grade ...`` and ``python -m autograder export ...``."""
+
+import argparse
+import os
+import sys
+
+from .runner import GraderError
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder",
+                                     description="Grade nbgrader notebooks safely and in parallel.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("grade", help="grade a folder or zip of submissions")
+    g.add_argument("submissions", help="nbgrader layout folder, a .zip of it, or an LMS zip")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--source", default="solutions", help="nbgrader source folder")
+    g.add_argument("--assignment", action="append", help="grade only this assignment")
+    g.add_argument("--timeout", type=float, default=30.0, help="seconds per cell")
+    g.add_argument("--memory", type=int, default=2048, help="MB per student kernel")
+    g.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    g.add_argument("--scheduler", help="address of a dask.distributed scheduler")
+    g.add_argument("--gradebook", help="nbgrader gradebook URL, e.g. sqlite:///gradebook.db")
+    g.add_argument("--resume", action="store_true", help="grade only what is missing in OUT")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    e = sub.add_parser("export", help="convert OUT/grades.csv to another format")
+    e.add_argument("out", help="the OUT folder of a grading run")
+    e.add_argument("--format", required=True, choices=["gradescope", "csv", "nbgrader"])
+    e.add_argument("--to", help="destination (folder, .csv file or gradebook URL)")
+    e.add_argument("--source", default="solutions", help="nbgrader source folder (nbgrader)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "grade":
+            from .runner import run
+            run(args.submissions, args.out, source=args.source, assignments=args.assignment,
+                timeout=args.timeout, memory=args.memory, workers=args.workers,
+                scheduler=args.scheduler, gradebook=args.gradebook, resume=args.resume,
+                progress=not args.quiet)
+        else:
+            from .export import export
+            print(export(args.out, args.format, args.to, args.source))
+    except GraderError as err:
+        print(f"autograder: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

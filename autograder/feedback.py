@@ -1,0 +1,149 @@
+"""Feedback HTML for one notebook, and the scrubbing that keeps hidden tests out of OUT.
+
+What a student sees: the scores per question, their own cells with their outputs, and for
+each test cell only its visible text, pass/fail and the message of a failing *visible*
+line. Test cells that contain hidden lines show no output at all (a hidden line could have
+printed it), and every text that reaches the page goes through `Scrubber`.
+"""
+
+import html
+import re
+from pathlib import Path
+
+from .plan import normalise
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+REDACTED = "[line removed: it contains the text of a hidden test]"
+
+
+class Scrubber:
+    """Removes every line that contains a hidden-test line (compared whitespace-free)."""
+
+    def __init__(self, secrets):
+        self.secrets = [s for s in secrets if s]
+
+    def leaks(self, text):
+        flat = normalise(text)
+        return [s for s in self.secrets if s in flat]
+
+    def text(self, text):
+        if not self.secrets or not text:
+            return text
+        if not self.leaks(text):
+            return text
+        out = []
+        for line in text.splitlines(keepends=True):
+            out.append(REDACTED + "\n" if self.leaks(line) else line)
+        result = "".join(out)
+        # A secret written across several lines survives the line test: drop everything.
+        return result if not self.leaks(result) else REDACTED + "\n"
+
+
+def scan_text(text, secrets):
+    """The secrets found in `text`, also after undoing HTML and JSON escaping."""
+    variants = [text, html.unescape(text)]
+    variants.append(variants[1].replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\"))
+    found = set()
+    for v in variants:
+        flat = normalise(v)
+        found.update(s for s in secrets if s in flat)
+    return sorted(found)
+
+
+def scan_tree(root, secrets):
+    """{path: [secret, ...]} for every file under `root` that contains a hidden-test line."""
+    hits = {}
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            found = scan_text(text, secrets)
+            if found:
+                hits[str(path)] = found
+    return hits
+
+
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}
+pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
+.cell{border-left:4px solid #ccc;margin:1.2rem 0;padding-left:.8rem}
+.test.pass{border-color:#2a7}.test.fail{border-color:#c33}
+.out{background:#fff;border:1px dashed #ccc}
+.ok{color:#2a7}.bad{color:#c33}.muted{color:#777}
+"""
+
+
+def _pre(text, cls=""):
+    return f'<pre class="{cls}">{html.escape(text)}</pre>' if text else ""
+
+
+def _outputs(outputs, scrub):
+    parts = []
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            parts.append(_pre(scrub(out.get("text", "")), "out"))
+        elif kind in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            for mime in ("image/png", "image/jpeg"):
+                if isinstance(data.get(mime), str) and re.fullmatch(r"[A-Za-z0-9+/=\s]+",
+                                                                   data[mime]):
+                    src = f"data:{mime};base64,{data[mime].strip()}"
+                    parts.append(f'<img alt="figure" src="{src}">')
+                    break
+            else:
+                text = data.get("text/plain")
+                if isinstance(text, str):
+                    parts.append(_pre(scrub(text), "out"))
+        elif kind == "error":
+            tb = "\n".join(out.get("traceback") or [])
+            text = ANSI.sub("", tb) or f"{out.get('ename')}: {out.get('evalue')}"
+            parts.append(_pre(scrub(text), "out"))
+    return "".join(parts)
+
+
+def render(student, assignment, notebook, rows, cells, plan, scrubber, note=""):
+    """The feedback page. `cells` are the executed notebook's cells (dicts with kind,
+    source, outputs, status, line, grade_id, verdict, message)."""
+    scrub = scrubber.text
+    title = f"{assignment} / {notebook}: {student}"
+    auto = [r for r in rows if r["status"] != "manual"]
+    got = sum(float(r["score"] or 0) for r in auto)
+    total = sum(float(r["max_score"]) for r in auto)
+    head = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{CSS}</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+            f"<p>Automatic score: <b>{got:g} / {total:g}</b>"
+            " (questions marked <i>manual</i> are graded by a person).</p>"]
+    if note:
+        head.append(f"<p class='bad'>{html.escape(scrub(note))}</p>")
+    head.append("<table><tr><th>question</th><th>score</th><th>max</th><th>status</th></tr>")
+    for r in rows:
+        head.append(f"<tr><td>{html.escape(r['question'])}</td><td>{html.escape(str(r['score']))}"
+                    f"</td><td>{r['max_score']:g}</td><td>{html.escape(r['status'])}</td></tr>")
+    head.append("</table>")
+    body = []
+    for cell in cells:
+        kind = cell["kind"]
+        if cell.get("cell_type") == "markdown":
+            body.append(f"<div class='cell'>{_pre(scrub(cell['source']), 'muted')}</div>")
+            continue
+        if kind == "test":
+            gid = cell["grade_id"]
+            passed = cell.get("verdict") == "pass"
+            label = "passed" if passed else f"not passed ({cell.get('status', 'not run')})"
+            visible = plan.release.get(gid, "")
+            msg = cell.get("message") or ""
+            body.append(f"<div class='cell test {'pass' if passed else 'fail'}'>"
+                        f"<p><b>test {html.escape(gid)}</b>: "
+                        f"<span class='{'ok' if passed else 'bad'}'>{label}</span></p>"
+                        f"{_pre(scrub(visible))}{_pre(scrub(msg), 'out')}")
+            if not plan.hidden_ranges.get(gid):
+                body.append(_outputs(cell.get("outputs", []), scrub))
+            body.append("</div>")
+            continue
+        status = cell.get("status", "not run")
+        body.append(f"<div class='cell'><p class='muted'>{html.escape(kind)} cell: "
+                    f"{html.escape(status)}</p>{_pre(scrub(cell['source']))}"
+                    f"{_outputs(cell.get('outputs', []), scrub)}</div>")
+    return "".join(head + body + ["</body></html>\n"])
