@@ -44,7 +44,7 @@ TEMPLATES = ROOT / "scripts" / "exercise_templates"
 SOLUTIONS = ROOT / "solutions"
 
 #: Where the generator looks for a graded function named in a template.
-MODULES = ("rnnlib.layers", "rnnlib.layers.rnn", "rnnlib.ngram", "rnnlib.sampling", "rnnlib.bptt")
+MODULES = ("rnnlib.layers", "rnnlib.ngram", "rnnlib.sampling", "rnnlib.bptt")
 
 HIDDEN_NOTE = "# Hidden tests (graded): {name} on other sizes and seeds."
 

@@ -1,0 +1,51 @@
+"""No drift: the committed solutions/ and exercises/ are exactly what the scripts generate."""
+
+import filecmp
+
+from _exercises_util import (
+    EXERCISES,
+    SOLUTIONS,
+    make_release,
+    make_solutions,
+    nbgrader_meta,
+    read,
+    solution_notebooks,
+)
+
+
+def test_solutions_match_a_fresh_generation():
+    stale = make_solutions.stale()
+    assert not stale, f"run `make solutions`: {stale}"
+    generated = {make_solutions.target(t, SOLUTIONS) for t in make_solutions.templates()}
+    assert set(solution_notebooks()) == generated, "a solution notebook has no template"
+
+
+def test_release_matches_a_fresh_release(tmp_path):
+    out = tmp_path / "release"
+    make_release.release(out)
+    assignments = make_release.assignments()
+    assert assignments
+    for assignment in assignments:
+        fresh = sorted(p.name for p in (out / assignment).iterdir())
+        committed = sorted(p.name for p in (EXERCISES / assignment).iterdir())
+        assert fresh == committed, assignment
+        match, mismatch, errors = filecmp.cmpfiles(out / assignment, EXERCISES / assignment,
+                                                   fresh, shallow=False)
+        assert not mismatch and not errors, f"run `make release`: {assignment} {mismatch}"
+    released = {p.name for p in EXERCISES.iterdir() if p.name[:2].isdigit()}
+    assert released == set(assignments), "a released assignment has no source"
+
+
+def test_notebooks_are_stripped_and_have_unique_grade_ids():
+    for path in solution_notebooks():
+        nb = read(path)
+        ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
+        assert len(ids) == len(set(ids)), path
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path
+            meta = nbgrader_meta(cell)
+            if meta:
+                assert meta["schema_version"] == 3, path
+            if meta.get("grade"):
+                assert meta["points"] > 0, path

@@ -1,0 +1,93 @@
+"""No leak: nothing a student receives holds a graded function's body, a hidden test, or
+nbgrader's solution/hidden-test markers."""
+
+import pytest
+from _exercises_util import (
+    EXERCISES,
+    MARKERS,
+    graded_function_names,
+    hidden_lines,
+    make_solutions,
+    read,
+    solution_notebooks,
+)
+
+# Body lines shorter than this are generic (`return dW`, `dx = da @ Wx.T`); the longer ones
+# are specific enough that finding one in the release means the solution leaked.
+MIN_LINE = 16
+# Input validation is not graded: students get these helpers in rnntools.checks, whose
+# docstrings show calls such as `N, T, D = dims("x", x, "(N, T, D)")`.
+VALIDATION = ("dims(", "expect(", "expect_int(")
+
+
+def student_texts(root=EXERCISES):
+    """(path, text) of every file under root: cell sources and outputs of notebooks."""
+    texts = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or ".egg-info" in str(path):
+            continue
+        if path.suffix == ".ipynb":
+            nb = read(path)
+            parts = []
+            for cell in nb.cells:
+                parts.append(cell.source)
+                for output in cell.get("outputs", []):
+                    parts.append(str(output))
+            texts.append((path, "\n".join(parts)))
+        else:
+            texts.append((path, path.read_text(errors="replace")))
+    return texts
+
+
+def body_lines(name):
+    _, body = make_solutions.split_function(make_solutions.find_function(name))
+    lines = {line.strip() for line in body}
+    return sorted(line for line in lines
+                  if len(line) >= MIN_LINE and not any(v in line for v in VALIDATION))
+
+
+def graded_names():
+    return sorted({name for path in solution_notebooks() for name in
+                   graded_function_names(read(path))})
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return student_texts()
+
+
+def test_there_is_something_to_scan(texts):
+    assert any(path.suffix == ".ipynb" for path, _ in texts)
+    assert any(path.name == "grading.py" for path, _ in texts)
+    assert graded_names()
+
+
+@pytest.mark.parametrize("name", graded_names())
+def test_no_graded_body_in_the_release(texts, name):
+    lines = body_lines(name)
+    assert lines, f"{name} has no body line to look for"
+    for path, text in texts:
+        leaked = [line for line in lines if line in text]
+        assert not leaked, f"{path} holds the body of {name}: {leaked[:3]}"
+
+
+def test_no_hidden_test_or_marker_in_the_release(texts):
+    hidden = sorted({line for path in solution_notebooks() for line in hidden_lines(read(path))})
+    assert hidden
+    for path, text in texts:
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{path} holds hidden test lines: {leaked[:3]}"
+        markers = [m for m in MARKERS if m in text]
+        assert not markers, f"{path} holds nbgrader markers {markers}"
+
+
+def test_the_scan_finds_a_planted_leak(tmp_path):
+    import nbformat
+
+    name = graded_names()[0]
+    line = body_lines(name)[-1]
+    released = sorted(EXERCISES.glob("[0-9]*/*.ipynb"))[0]
+    nb = read(released)
+    nb.cells[-1].source += f"\n    {line}\n"
+    nbformat.write(nb, tmp_path / released.name)
+    assert [p for p, text in student_texts(tmp_path) if line in text] == [tmp_path / released.name]

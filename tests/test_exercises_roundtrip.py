@@ -1,0 +1,136 @@
+"""The round trip with stock nbgrader: release -> submissions -> `nbgrader autograde`.
+
+One course in a temporary folder with three students who each submit every assignment:
+``complete`` (the solution cells of solutions/ pasted into the release) gets full marks,
+``blank`` (the release untouched) gets zero on every auto-graded question, and ``slightly_wrong``
+(complete, but one function per assignment returns a first output off by 0.1%) loses exactly
+that function's points. All three are graded by a single `nbgrader autograde` run.
+"""
+
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from _exercises_util import (
+    SOLUTIONS,
+    graded_function_names,
+    make_release,
+    nbgrader_meta,
+    read,
+    solution_notebooks,
+    venv_env,
+)
+
+STUDENTS = ("complete", "blank", "slightly_wrong")
+
+# The function spoiled for `slightly_wrong`: one that no other graded function of its notebook
+# calls, so exactly one hidden test cell should lose its points.
+SPOILED = {"02_rnn": "rnn_backward", "05_lstm": "lstm_backward", "06_peephole":
+           "peephole_lstm_backward", "07_gru": "gru_backward"}
+
+PERTURB = """
+
+_spoiled_original = {name}
+
+
+def {name}(*args, **kwargs):
+    # Deliberately wrong: the first returned value is 0.1% too large.
+    out = _spoiled_original(*args, **kwargs)
+    if isinstance(out, tuple):
+        return (out[0] * 1.001,) + out[1:]
+    return out * 1.001
+"""
+
+
+def spoiled(nb):
+    assignment_names = graded_function_names(nb)
+    for name in SPOILED.values():
+        if name in assignment_names:
+            return name
+    return assignment_names[-1]
+
+
+def fill(release_nb, solution_nb, spoil=None):
+    """The release with every solution cell taken from the solution notebook."""
+    sources = {nbgrader_meta(c)["grade_id"]: c.source for c in solution_nb.cells
+               if nbgrader_meta(c).get("solution")}
+    for cell in release_nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if nbgrader_meta(cell).get("solution"):
+            cell.source = sources[grade_id]
+            if cell.cell_type == "code" and spoil in graded_function_names(
+                    nbformat.v4.new_notebook(cells=[cell])):
+                cell.source += PERTURB.format(name=spoil)
+    return release_nb
+
+
+def auto_cells(nb):
+    """{grade_id: points} of the auto-graded (code) cells."""
+    return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells
+            if nbgrader_meta(c).get("grade") and c.cell_type == "code"}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Run the whole round trip once; return {(student, assignment, notebook): {id: score}}."""
+    course = tmp_path_factory.mktemp("course")
+    release = course / "release"
+    make_release.release(release, log_dir=course)
+    for path in solution_notebooks():
+        assignment, notebook = path.parent.name, path.name
+        released = release / assignment / notebook
+        for student in STUDENTS:
+            out = course / "submitted" / student / assignment / notebook
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if student == "blank":
+                shutil.copy(released, out)
+                continue
+            solution = read(path)
+            spoil = spoiled(solution) if student == "slightly_wrong" else None
+            nbformat.write(fill(read(released), solution, spoil), out)
+    command = [sys.executable, "-m", "nbgrader", "autograde", "[0-9]*", "--create", "--force",
+               "--log-level=WARN", f"--CourseDirectory.root={course}",
+               f"--CourseDirectory.source_directory={SOLUTIONS}",
+               f"--CourseDirectory.release_directory={release}",
+               f"--CourseDirectory.db_url=sqlite:///{course / 'gradebook.db'}"]
+    run = subprocess.run(command, cwd=course, env=venv_env(), capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for path in solution_notebooks():
+            for student in STUDENTS:
+                submission = gb.find_submission_notebook(path.stem, path.parent.name, student)
+                scores[student, path.parent.name, path.stem] = {
+                    grade.name: grade.auto_score for grade in submission.grades}
+    return scores
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: p.parent.name)
+def test_complete_submission_gets_full_marks(graded, path):
+    expected = auto_cells(read(path))
+    assert len(expected) >= 4
+    got = graded["complete", path.parent.name, path.stem]
+    assert {k: got[k] for k in expected} == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: p.parent.name)
+def test_blank_release_gets_zero(graded, path):
+    got = graded["blank", path.parent.name, path.stem]
+    assert {k: got[k] for k in auto_cells(read(path))} == dict.fromkeys(auto_cells(read(path)), 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", solution_notebooks(), ids=lambda p: p.parent.name)
+def test_one_wrong_function_loses_exactly_its_points(graded, path):
+    nb = read(path)
+    expected = auto_cells(nb)
+    expected[f"test_{spoiled(nb)}"] = 0
+    got = graded["slightly_wrong", path.parent.name, path.stem]
+    assert {k: got[k] for k in expected} == expected
