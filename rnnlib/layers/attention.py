@@ -23,10 +23,10 @@ def dot_product_attention_forward(prev_h, A):
     - cache: (prev_h, A, attn_weights), for dot_product_attention_backward.
     """
     N, H = dims("prev_h", prev_h, "(N, H)")
-    P1, P2 = dims("A", A, "(N, H, P, P)")[2:]
-    expect("A", A, "(N, H, P, P)", (N, H, P1, P2), prev_h.dtype)
+    P = dims("A", A, "(N, H, P, P)")[2]
+    expect("A", A, "(N, H, P, P)", (N, H, P, P), prev_h.dtype)
 
-    A_flat = A.reshape(N, H, P1 * P2)
+    A_flat = A.reshape(N, H, P * P)
     # A Python float keeps float32 inputs in float32 (a NumPy float64 scalar would upcast).
     scale = 1 / H ** 0.5
     scores = (prev_h[:, None, :] @ A_flat)[:, 0, :] * scale
@@ -36,7 +36,7 @@ def dot_product_attention_forward(prev_h, A):
     weights /= weights.sum(axis=1, keepdims=True)
     attn = (A_flat @ weights[:, :, None])[:, :, 0]
 
-    attn_weights = weights.reshape(N, P1, P2)
+    attn_weights = weights.reshape(N, P, P)
     cache = (prev_h, A, attn_weights)
     return attn, attn_weights, cache
 
@@ -53,11 +53,11 @@ def dot_product_attention_backward(dattn, cache):
     - dA: gradient with respect to A, of shape (N, H, P, P).
     """
     prev_h, A, attn_weights = cache
-    N, H, P1, P2 = A.shape
+    N, H, P, _ = A.shape
     expect("dattn", dattn, "(N, H)", (N, H), A.dtype)
 
-    A_flat = A.reshape(N, H, P1 * P2)
-    weights = attn_weights.reshape(N, P1 * P2)
+    A_flat = A.reshape(N, H, P * P)
+    weights = attn_weights.reshape(N, P * P)
     scale = 1 / H ** 0.5
     # attn = A w: the grid gets dattn w^T, the weights get A^T dattn.
     dA_flat = dattn[:, :, None] * weights[:, None, :]
@@ -66,7 +66,7 @@ def dot_product_attention_backward(dattn, cache):
     dscores = weights * (dweights - (weights * dweights).sum(axis=1, keepdims=True)) * scale
     dprev_h = (A_flat @ dscores[:, :, None])[:, :, 0]
     dA_flat += prev_h[:, :, None] * dscores[:, None, :]
-    return dprev_h, dA_flat.reshape(N, H, P1, P2)
+    return dprev_h, dA_flat.reshape(N, H, P, P)
 
 
 def attention_lstm_forward(x, A, Wx, Wh, Wattn, b):
@@ -92,8 +92,8 @@ def attention_lstm_forward(x, A, Wx, Wh, Wattn, b):
     """
     N, T, D = dims("x", x, "(N, T, D)")
     H = dims("Wh", Wh, "(H, 4H)")[0]
-    P1, P2 = dims("A", A, "(N, H, P, P)")[2:]
-    expect("A", A, "(N, H, P, P)", (N, H, P1, P2), x.dtype)
+    P = dims("A", A, "(N, H, P, P)")[2]
+    expect("A", A, "(N, H, P, P)", (N, H, P, P), x.dtype)
     expect("Wx", Wx, "(D, 4H)", (D, 4 * H), x.dtype)
     expect("Wh", Wh, "(H, 4H)", (H, 4 * H), x.dtype)
     expect("Wattn", Wattn, "(H, 4H)", (H, 4 * H), x.dtype)
@@ -149,7 +149,7 @@ def attention_lstm_backward(dh, cache):
     xs, A, Wx, Wh, Wattn, h0, c0, gates, cs, tanh_cs, hs, attns, attn_caches = cache
     T, N, H = hs.shape
     D = xs.shape[2]
-    P1, P2 = A.shape[2:]
+    P = A.shape[2]
     expect("dh", dh, "(N, T, H)", (N, T, H), xs.dtype)
 
     i, f, o, g = (gates[:, :, k * H:(k + 1) * H] for k in range(4))
@@ -180,7 +180,7 @@ def attention_lstm_backward(dh, cache):
         dnext_h = da_t @ Wh.T + dprev_h_attn
 
     # h0 = c0 = mean of A over its P*P locations.
-    dA += ((dnext_h + dnext_c) / (P1 * P2))[:, :, None, None]
+    dA += ((dnext_h + dnext_c) / (P * P))[:, :, None, None]
     da_flat = da.reshape(T * N, 4 * H)
     h_prev = np.concatenate([h0[None], hs[:-1]]).reshape(T * N, H)
     dWx = xs.reshape(T * N, D).T @ da_flat
