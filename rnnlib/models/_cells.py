@@ -1,0 +1,185 @@
+"""The recurrent cells behind one interface, for the models (not part of the public API).
+
+The models pick a cell by name; these helpers call the matching rnnlib.layers functions and
+return their gradients in a dict keyed by parameter name, so that a model's loss does not
+need one branch per cell. Nothing here reimplements a layer: the sequence versions with a
+carried cell state are loops over the layers' step functions.
+"""
+
+import numpy as np
+
+from rnnlib.layers import (
+    attention_lstm_backward,
+    attention_lstm_forward,
+    dot_product_attention_forward,
+    gru_backward,
+    gru_forward,
+    gru_step_forward,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    peephole_lstm_backward,
+    peephole_lstm_forward,
+    peephole_lstm_step_backward,
+    peephole_lstm_step_forward,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_forward,
+)
+
+# Width of the gate pre-activations per hidden unit.
+GATES = {"rnn": 1, "gru": 3, "lstm": 4, "peephole": 4, "attention": 4}
+# Cells with a memory cell c next to h.
+HAS_CELL = ("lstm", "peephole", "attention")
+
+
+def check_cell_type(cell_type, allowed):
+    if cell_type not in allowed:
+        raise ValueError(f"cell_type must be one of {list(allowed)}, got {cell_type!r}")
+
+
+def init_cell(rng, cell_type, D, H, dtype):
+    """Weights of one recurrent layer, scaled like CS231n: N(0, 1/fan_in), zero biases.
+
+    Returns a dict with Wx (D, gH), Wh (H, gH), b (gH,), plus Wp (3, H) for the peephole LSTM
+    (zeros: it starts as a plain LSTM) and Wattn (H, 4H) for the attention LSTM.
+    """
+    g = GATES[cell_type]
+    p = {
+        "Wx": rng.standard_normal((D, g * H)) / np.sqrt(D),
+        "Wh": rng.standard_normal((H, g * H)) / np.sqrt(H),
+        "b": np.zeros(g * H),
+    }
+    if cell_type == "peephole":
+        p["Wp"] = np.zeros((3, H))
+    if cell_type == "attention":
+        p["Wattn"] = rng.standard_normal((H, g * H)) / np.sqrt(H)
+    return {k: v.astype(dtype) for k, v in p.items()}
+
+
+def seq_forward(cell_type, x, h0, p, c0=None, A=None, need_cell=False):
+    """Run one recurrent layer over a sequence.
+
+    Inputs:
+    - cell_type: 'rnn', 'gru', 'lstm', 'peephole' or 'attention'.
+    - x: (N, T, D) inputs.
+    - h0: (N, H) initial hidden state (ignored by 'attention', which starts from A's mean).
+    - p: dict with Wx, Wh, b (and Wp or Wattn).
+    - c0: (N, H) initial cell state of an LSTM, or None for zeros.
+    - A: (N, H, P, P) projected feature grid, for 'attention' only.
+    - need_cell: if True, the final cell state is returned too (forces the step loop for
+      LSTMs, since lstm_forward keeps it only inside its cache).
+
+    Returns (h, c_last, cache): h (N, T, H), c_last (N, H) or None, and a cache for
+    seq_backward.
+    """
+    if cell_type == "rnn":
+        h, cache = rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+        return h, None, cache
+    if cell_type == "gru":
+        h, cache = gru_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+        return h, None, cache
+    if cell_type == "attention":
+        h, cache = attention_lstm_forward(x, A, p["Wx"], p["Wh"], p["Wattn"], p["b"])
+        return h, None, cache
+    if c0 is None and not need_cell:
+        # Zero initial cell: the vectorised sequence functions apply.
+        if cell_type == "lstm":
+            h, cache = lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+        else:
+            h, cache = peephole_lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"], p["Wp"])
+        return h, None, ("seq", cache)
+    # A carried cell state: loop over the step functions, which take prev_c.
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    prev_h = h0
+    prev_c = np.zeros_like(h0) if c0 is None else c0
+    h = np.empty((N, T, H), dtype=h0.dtype)
+    caches = []
+    for t in range(T):
+        if cell_type == "lstm":
+            prev_h, prev_c, step = lstm_step_forward(x[:, t], prev_h, prev_c,
+                                                     p["Wx"], p["Wh"], p["b"])
+        else:
+            prev_h, prev_c, step = peephole_lstm_step_forward(x[:, t], prev_h, prev_c,
+                                                              p["Wx"], p["Wh"], p["b"], p["Wp"])
+        h[:, t] = prev_h
+        caches.append(step)
+    return h, prev_c, ("steps", caches)
+
+
+def seq_backward(cell_type, dh, cache):
+    """Backward pass of seq_forward.
+
+    Inputs:
+    - cell_type: as given to seq_forward.
+    - dh: (N, T, H) upstream gradient of every hidden state.
+    - cache: from seq_forward.
+
+    Returns a dict with the gradients 'x' (N, T, D), 'Wx', 'Wh', 'b' (and 'Wp' or 'Wattn'),
+    and 'h0' (N, H), or 'A' (N, H, P, P) for 'attention'. The initial cell state gets no
+    gradient: it is either zero or carried from an earlier chunk, where BPTT is truncated.
+    """
+    if cell_type in ("rnn", "gru"):
+        backward = rnn_backward if cell_type == "rnn" else gru_backward
+        dx, dh0, dWx, dWh, db = backward(dh, cache)
+        return {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db}
+    if cell_type == "attention":
+        dx, dA, dWx, dWh, dWattn, db = attention_lstm_backward(dh, cache)
+        return {"x": dx, "A": dA, "Wx": dWx, "Wh": dWh, "Wattn": dWattn, "b": db}
+    kind, inner = cache
+    if kind == "seq":
+        if cell_type == "lstm":
+            dx, dh0, dWx, dWh, db = lstm_backward(dh, inner)
+            return {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db}
+        dx, dh0, dWx, dWh, db, dWp = peephole_lstm_backward(dh, inner)
+        return {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db, "Wp": dWp}
+    T = len(inner)
+    dnext_h = np.zeros_like(dh[:, 0])
+    dnext_c = np.zeros_like(dnext_h)
+    dx = None
+    grads = {}
+    for t in reversed(range(T)):
+        if cell_type == "lstm":
+            dx_t, dnext_h, dnext_c, *dw = lstm_step_backward(dh[:, t] + dnext_h, dnext_c,
+                                                             inner[t])
+            names = ("Wx", "Wh", "b")
+        else:
+            dx_t, dnext_h, dnext_c, *dw = peephole_lstm_step_backward(dh[:, t] + dnext_h,
+                                                                      dnext_c, inner[t])
+            names = ("Wx", "Wh", "b", "Wp")
+        if dx is None:
+            dx = np.empty(dh.shape[:2] + dx_t.shape[1:], dtype=dx_t.dtype)
+        dx[:, t] = dx_t
+        for name, g in zip(names, dw, strict=True):
+            grads[name] = g if name not in grads else grads[name] + g
+    grads.update(x=dx, h0=dnext_h)
+    return grads
+
+
+def step(cell_type, x, prev_h, prev_c, p, A=None):
+    """One step of a cell, for sampling: returns (next_h, next_c, attn_weights).
+
+    next_c is None for cells without a memory cell; attn_weights (N, P, P) only for
+    'attention', else None.
+    """
+    if cell_type == "rnn":
+        return rnn_step_forward(x, prev_h, p["Wx"], p["Wh"], p["b"])[0], None, None
+    if cell_type == "gru":
+        return gru_step_forward(x, prev_h, p["Wx"], p["Wh"], p["b"])[0], None, None
+    if cell_type == "lstm":
+        h, c, _ = lstm_step_forward(x, prev_h, prev_c, p["Wx"], p["Wh"], p["b"])
+        return h, c, None
+    if cell_type == "peephole":
+        h, c, _ = peephole_lstm_step_forward(x, prev_h, prev_c, p["Wx"], p["Wh"], p["b"], p["Wp"])
+        return h, c, None
+    attn, weights, _ = dot_product_attention_forward(prev_h, A)
+    h, c, _ = lstm_step_forward(x, prev_h, prev_c, p["Wx"], p["Wh"], p["b"], attn, p["Wattn"])
+    return h, c, weights
+
+
+def log_softmax(scores):
+    """Row-wise log-softmax of (..., V) scores, stable for large scores."""
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
