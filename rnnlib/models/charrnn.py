@@ -191,6 +191,7 @@ class CharRNN:
         - grads: dict with the gradient of every parameter, keyed like self.params.
         - state: the state after the last step, to pass as h0 with the next chunk.
         """
+        self._check_ids("x", x)
         self._check_ids("y", y)
         if y.shape != x.shape:
             raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
@@ -219,6 +220,7 @@ class CharRNN:
 
         Inputs and normalisation as ``loss`` (divided by N*T). Returns (loss, state).
         """
+        self._check_ids("x", x)
         self._check_ids("y", y)
         if y.shape != x.shape:
             raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
