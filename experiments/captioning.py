@@ -1,0 +1,398 @@
+"""Captioning on generated scenes: the whole pipeline, from pixels to BLEU-4 and attention maps.
+
+    python -m experiments.captioning            # the full run (about 20-30 min on 2 cores)
+    python -m experiments.captioning --smoke    # tiny data, a few steps (the test suite's run)
+
+Steps:
+1. Generate 10,000 training and 1,000 test scenes (rnnlib.scenes, seed 0).
+2. Train the NumPy CNN encoder (rnnlib.encoder) on its auxiliary attribute task and cache the
+   (D,) vectors and (D, P, P) grids of every image under the git-ignored cache/ folder (keyed
+   by the data and encoder settings, so a rerun reuses them; the results record whether it did).
+3. Train rnnlib.models.CaptioningRNN with the 'rnn', 'lstm', 'gru' and 'attention' cells
+   (Adam, global-norm clipping; each minibatch uses one of an image's four captions at random).
+4. Decode the test images greedily and with beam search; score corpus BLEU-4 with sacrebleu
+   (tokenize='none': the captions are already space-separated words; all four captions of an
+   image are the references; reported on a 0-1 scale) and the exact-match rate (the decoded
+   caption equals one of the references).
+5. For the attention model: the attention maps of a sample of test images, and for every
+   generated word that names an object (a shape word, preceded by its colour), the attention
+   mass on the grid cells the named object's mask touches, against the share of cells the
+   region occupies (what uniform attention would give).
+
+Writes results/captioning.json, results/captioning_attention.npz and
+results/captioning_attention.png (layouts in results/README.md, section "Captioning").
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+
+from rnnlib import scenes
+from rnnlib.clip import clip_by_global_norm
+from rnnlib.encoder import SceneEncoder, attribute_accuracy, train_encoder
+from rnnlib.optim import adam
+from rnnlib.train import finish_header, run_header, write_json
+
+CELLS = ("rnn", "lstm", "gru", "attention")
+
+FULL = {
+    "seed": 0,
+    "n_train": 10000,
+    "n_test": 1000,
+    "image_size": 32,
+    "encoder": {"channels": [24, 32], "feature_dim": 64, "epochs": 4, "batch_size": 64,
+                "lr": 2e-3},
+    "captioner": {"wordvec_dim": 64, "hidden_dim": 128, "epochs": 12, "batch_size": 100,
+                  "lr": 3e-3, "clip": 5.0, "dtype": "float32"},
+    "cells": list(CELLS),
+    "beam_size": 5,
+    "attention_samples": 16,
+}
+
+SMOKE = {
+    "seed": 0,
+    "n_train": 48,
+    "n_test": 12,
+    "image_size": 32,
+    "encoder": {"channels": [4, 8], "feature_dim": 8, "epochs": 1, "batch_size": 16,
+                "lr": 2e-3},
+    "captioner": {"wordvec_dim": 8, "hidden_dim": 16, "epochs": 1, "batch_size": 16,
+                  "lr": 3e-3, "clip": 5.0, "dtype": "float32"},
+    "cells": list(CELLS),
+    "beam_size": 2,
+    "attention_samples": 4,
+}
+
+
+def _key(obj):
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def load_data(cfg):
+    """Training and test scenes for cfg (generated; takes a few seconds for 11,000 scenes)."""
+    kw = {"seed": cfg["seed"], "image_size": cfg["image_size"]}
+    return (scenes.generate_scenes(cfg["n_train"], split="train", **kw),
+            scenes.generate_scenes(cfg["n_test"], split="test", **kw))
+
+
+def encoder_features(cfg, train, test, cache_dir, log=print):
+    """Train the encoder (or load it from the cache) and return its features and a report.
+
+    Returns a tuple of:
+    - features: dict with 'train_vec' (N, D), 'train_grid' (N, D, P, P), 'test_vec',
+      'test_grid' (float32).
+    - report: dict with the encoder's settings, training time, losses and test accuracies.
+    """
+    ecfg = cfg["encoder"]
+    key = _key({k: cfg[k] for k in ("seed", "n_train", "n_test", "image_size", "encoder")})
+    path = os.path.join(cache_dir, f"captioning_features_{key}.npz")
+    if os.path.exists(path):
+        with np.load(path) as z:
+            features = {k: z[k] for k in ("train_vec", "train_grid", "test_vec", "test_grid")}
+            report = json.loads(str(z["report"]))
+        report["cached"] = True
+        log(f"encoder features loaded from {path}")
+        return features, report
+    enc = SceneEncoder(cfg["image_size"], tuple(ecfg["channels"]), ecfg["feature_dim"],
+                       seed=cfg["seed"])
+    hist = train_encoder(enc, train, ecfg["epochs"], ecfg["batch_size"], ecfg["lr"],
+                         seed=cfg["seed"], log=log)
+    t0 = time.perf_counter()
+    train_vec, train_grid = enc.encode(train["images"])
+    test_vec, test_grid = enc.encode(test["images"])
+    encode_s = time.perf_counter() - t0
+    losses = hist["loss"]
+    report = {
+        "config": ecfg,
+        "params": int(sum(p.size for p in enc.params.values())),
+        "steps": hist["steps"],
+        "train_time_s": hist["time_s"],
+        "encode_time_s": encode_s,
+        "first_loss": float(np.mean(losses[:10])),
+        "final_loss": float(np.mean(losses[-max(1, len(losses) // 10):])),
+        "test_accuracy": attribute_accuracy(enc, test),
+        "feature_vector_shape": list(train_vec.shape[1:]),
+        "feature_grid_shape": list(train_grid.shape[1:]),
+        "cached": False,
+    }
+    features = {"train_vec": train_vec, "train_grid": train_grid, "test_vec": test_vec,
+                "test_grid": test_grid}
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, report=json.dumps(report), **features,
+             **{f"param_{k}": v for k, v in enc.params.items()})
+    os.replace(tmp, path)
+    log(f"encoder: {hist['steps']} steps in {hist['time_s']:.0f} s, test accuracy "
+        f"{report['test_accuracy']}")
+    return features, report
+
+
+def train_captioner(model, feats, ids, ccfg, seed, log=print):
+    """Train a CaptioningRNN with Adam and global-norm clipping.
+
+    Inputs:
+    - model: a CaptioningRNN (params updated in place).
+    - feats: (N, D) vectors or (N, D, P, P) grids, the model's input features.
+    - ids: int (N, K, T) caption ids, K captions per image.
+    - ccfg: the 'captioner' settings (epochs, batch_size, lr, clip).
+    - seed: seed of the minibatch order and of the caption choice.
+
+    Returns a dict: 'curve' ({'step', 'time_s', 'train_loss'}), 'steps', 'time_s'.
+    """
+    rng = np.random.default_rng(seed)
+    n, k = ids.shape[:2]
+    bs = min(ccfg["batch_size"], n)
+    steps_per_epoch = n // bs
+    total = ccfg["epochs"] * steps_per_epoch
+    configs = {name: {"learning_rate": ccfg["lr"]} for name in model.params}
+    curve = {"step": [], "time_s": [], "train_loss": []}
+    window, start, step = [], time.perf_counter(), 0
+    for epoch in range(ccfg["epochs"]):
+        order = rng.permutation(n)
+        for b in range(steps_per_epoch):
+            idx = order[b * bs:(b + 1) * bs]
+            captions = ids[idx, rng.integers(0, k, size=len(idx))]
+            loss, grads = model.loss(feats[idx], captions)
+            grads, _ = clip_by_global_norm(grads, ccfg["clip"])
+            # Linear decay to a tenth of the initial rate over the run.
+            rate = ccfg["lr"] * (1 - 0.9 * step / max(1, total))
+            for name, g in grads.items():
+                configs[name]["learning_rate"] = rate
+                model.params[name], configs[name] = adam(model.params[name], g, configs[name])
+            window.append(loss)
+            step += 1
+            if step % max(1, total // 40) == 0 or step == total:
+                curve["step"].append(step)
+                curve["time_s"].append(round(time.perf_counter() - start, 2))
+                curve["train_loss"].append(float(np.mean(window)))
+                window = []
+        if log:
+            last = curve["train_loss"][-1] if curve["train_loss"] else float("nan")
+            log(f"  epoch {epoch + 1}/{ccfg['epochs']}: loss {last:.3f} "
+                f"({time.perf_counter() - start:.0f} s)")
+    return {"curve": curve, "steps": step, "time_s": time.perf_counter() - start}
+
+
+def corpus_bleu4(hypotheses, references):
+    """Corpus BLEU-4 with sacrebleu on a 0-1 scale.
+
+    Inputs:
+    - hypotheses: list of n strings.
+    - references: list of n lists of K strings (every image has K references).
+    """
+    import sacrebleu
+
+    refs = [list(r) for r in zip(*references, strict=True)]
+    return sacrebleu.corpus_bleu(hypotheses, refs, tokenize="none").score / 100.0
+
+
+def score(hypotheses, references):
+    """BLEU-4 (sacrebleu, tokenize='none', 0-1) and the exact-match rate."""
+    exact = float(np.mean([h in set(r) for h, r in zip(hypotheses, references, strict=True)]))
+    return {"bleu4": corpus_bleu4(hypotheses, references), "exact_match": exact}
+
+
+def _greedy(model, feats, max_length, batch_size=250):
+    """Greedy captions (N, T) and, for the attention cell, maps (N, T, P, P)."""
+    caps, maps = [], []
+    for i in range(0, len(feats), batch_size):
+        out = model.sample(feats[i:i + batch_size], max_length=max_length)
+        if isinstance(out, tuple):
+            caps.append(out[0])
+            maps.append(np.asarray(out[1]))
+        else:
+            caps.append(out)
+    return np.concatenate(caps), (np.concatenate(maps) if maps else None)
+
+
+def object_word_attention(caption_ids, maps, test, idx_to_word, grid):
+    """Attention mass on the named object for every generated shape word.
+
+    A shape word at step t names the object of the scene with that shape and the colour word
+    just before it (unique within a scene by construction). Its region is the set of grid
+    cells the object's mask touches; the mass is the sum of the step-t attention weights over
+    that region. Shape words whose colour-shape pair is not in the scene are counted as
+    unmatched and left out of the mean.
+
+    Inputs:
+    - caption_ids: int (N, T), greedy captions (word t emitted at step t).
+    - maps: (N, T, P, P) attention weights used at each step.
+    - test: the test split's generate_scenes() dict.
+    - idx_to_word: list of words.
+    - grid: P.
+
+    Returns a dict with 'mean_mass', 'mean_region_fraction' (the mass of uniform attention),
+    'words' (matched shape words), 'unmatched', and 'per_shape' means.
+    """
+    _, coverage = scenes.cell_targets(test["attributes"], test["masks"], grid)
+    masses, fractions, unmatched = [], [], 0
+    per_shape = {s: [] for s in scenes.SHAPES}
+    for n, row in enumerate(caption_ids):
+        words = [idx_to_word[int(t)] for t in row]
+        for t, w in enumerate(words):
+            if w == "<END>":
+                break
+            if w not in scenes.SHAPES or t == 0:
+                continue
+            colour = words[t - 1]
+            match = [j for j in range(test["num_objects"][n])
+                     if scenes.SHAPES[test["attributes"][n, j, 0]] == w
+                     and scenes.COLOUR_NAMES[test["attributes"][n, j, 1]] == colour]
+            if len(match) != 1:
+                unmatched += 1
+                continue
+            region = coverage[n, match[0]] > 0
+            mass = float(maps[n, t][region].sum())
+            masses.append(mass)
+            fractions.append(float(region.mean()))
+            per_shape[w].append(mass)
+    return {
+        "mean_mass": float(np.mean(masses)) if masses else None,
+        "median_mass": float(np.median(masses)) if masses else None,
+        "share_words_mass_at_least_half": float(np.mean(np.array(masses) >= 0.5))
+        if masses else None,
+        "mean_region_fraction": float(np.mean(fractions)) if fractions else None,
+        "words": len(masses),
+        "unmatched": unmatched,
+        "per_shape": {s: (float(np.mean(v)) if v else None) for s, v in per_shape.items()},
+    }
+
+
+def draw_attention(npz_path, png_path, rows=4):
+    """Draw the saved attention maps: one row per image, one panel per generated word."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with np.load(npz_path) as z:
+        images, maps, words = z["images"], z["maps"].astype(np.float32), z["words"]
+    rows = min(rows, len(images))
+    cols = 1 + max(int(np.sum(w != "")) for w in words[:rows])
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False)
+    size = images.shape[1]
+    for r in range(rows):
+        axes[r, 0].imshow(images[r])
+        axes[r, 0].set_title("image", fontsize=7)
+        for c in range(1, cols):
+            ax = axes[r, c]
+            t = c - 1
+            if t < len(words[r]) and words[r][t] != "":
+                ax.imshow(images[r])
+                # Nearest-neighbour upsampling keeps the grid cells visible.
+                up = np.kron(maps[r, t], np.ones((size // maps.shape[-1],) * 2))
+                ax.imshow(up, cmap="magma", alpha=0.6, vmin=0, vmax=max(1e-6, up.max()))
+                ax.set_title(str(words[r][t]), fontsize=7)
+        for ax in axes[r]:
+            ax.axis("off")
+    fig.tight_layout(pad=0.2)
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
+
+
+def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print):
+    """Run the pipeline for a config (FULL or SMOKE) and write the results files."""
+    from rnnlib.models import CaptioningRNN
+
+    result = run_header("captioning/1", cfg["seed"])
+    result["config"] = cfg
+    t_start = time.perf_counter()
+    train, test = load_data(cfg)
+    word_to_idx, idx_to_word = scenes.build_vocab()
+    max_words = scenes.max_caption_length()
+    train_ids = scenes.encode_captions(train["captions"], word_to_idx, max_words)
+    result["data"] = {
+        "generator": "rnnlib.scenes", "n_train": cfg["n_train"], "n_test": cfg["n_test"],
+        "captions_per_image": scenes.NUM_TEMPLATES, "vocab_size": len(idx_to_word),
+        "max_caption_words": max_words, "generate_time_s": time.perf_counter() - t_start,
+        "objects_per_image": np.bincount(test["num_objects"], minlength=4)[1:].tolist(),
+    }
+    log(f"data: {cfg['n_train']} train, {cfg['n_test']} test scenes")
+    features, result["encoder"] = encoder_features(cfg, train, test, cache_dir, log)
+    grid = features["train_grid"].shape[-1]
+    references = test["captions"]
+    ccfg = cfg["captioner"]
+    dtype = np.dtype(ccfg["dtype"]).type
+    result["cells"], result["order"] = {}, list(cfg["cells"])
+    attention_out = None
+    for cell in cfg["cells"]:
+        key = "grid" if cell == "attention" else "vec"
+        tr, te = features[f"train_{key}"].astype(dtype), features[f"test_{key}"].astype(dtype)
+        model = CaptioningRNN(word_to_idx, input_dim=tr.shape[1],
+                              wordvec_dim=ccfg["wordvec_dim"], hidden_dim=ccfg["hidden_dim"],
+                              cell_type=cell, dtype=dtype,
+                              seed=cfg["seed"] * 100 + CELLS.index(cell))
+        log(f"captioner {cell}: {sum(p.size for p in model.params.values())} params")
+        hist = train_captioner(model, tr, train_ids, ccfg, seed=cfg["seed"], log=log)
+        t0 = time.perf_counter()
+        greedy_ids, maps = _greedy(model, te, max_words + 1)
+        greedy = scenes.decode_captions(greedy_ids, idx_to_word)
+        greedy_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        beam_ids = model.beam_search(te, beam_size=cfg["beam_size"], max_length=max_words + 1)
+        beam = scenes.decode_captions(beam_ids, idx_to_word)
+        beam_s = time.perf_counter() - t0
+        entry = {
+            "params": int(sum(p.size for p in model.params.values())),
+            "input": f"{key} {list(tr.shape[1:])}",
+            "steps": hist["steps"], "train_time_s": hist["time_s"], "curve": hist["curve"],
+            "greedy": score(greedy, references) | {"decode_time_s": greedy_s},
+            "beam": score(beam, references) | {"decode_time_s": beam_s,
+                                                "beam_size": cfg["beam_size"]},
+            "examples": [{"references": references[i], "greedy": greedy[i], "beam": beam[i]}
+                         for i in range(min(5, len(greedy)))],
+        }
+        log(f"  {cell}: greedy BLEU-4 {entry['greedy']['bleu4']:.3f} exact "
+            f"{entry['greedy']['exact_match']:.3f}; beam BLEU-4 {entry['beam']['bleu4']:.3f} "
+            f"exact {entry['beam']['exact_match']:.3f}")
+        if cell == "attention" and maps is not None:
+            entry["attention"] = object_word_attention(greedy_ids, maps, test, idx_to_word,
+                                                       grid)
+            log(f"  attention mass on named objects: {entry['attention']}")
+            attention_out = (greedy_ids, maps)
+        result["cells"][cell] = entry
+    os.makedirs(results_dir, exist_ok=True)
+    if attention_out is not None:
+        greedy_ids, maps = attention_out
+        k = min(cfg["attention_samples"], len(greedy_ids))
+        words = np.array([[idx_to_word[int(t)] for t in row] for row in greedy_ids[:k]])
+        # Blank everything after <END> so the figure shows only the caption.
+        for row in words:
+            ends = np.nonzero(row == "<END>")[0]
+            if ends.size:
+                row[ends[0] + 1:] = ""
+        npz = os.path.join(results_dir, f"captioning_attention{suffix}.npz")
+        np.savez_compressed(npz, images=test["images"][:k], maps=maps[:k].astype(np.float16),
+                            words=words, boxes=test["boxes"][:k], attributes=test["attributes"][:k],
+                            references=np.array(references[:k]))
+        draw_attention(npz, os.path.join(results_dir, f"captioning_attention{suffix}.png"))
+    result["total_time_s"] = time.perf_counter() - t_start
+    finish_header(result)
+    write_json(os.path.join(results_dir, f"captioning{suffix}.json"), result)
+    log(f"done in {result['total_time_s']:.0f} s")
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny data, a few steps")
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--cache-dir", default="cache")
+    parser.add_argument("--cells", nargs="+", choices=CELLS, help="subset of the cells")
+    parser.add_argument("--suffix", default=None,
+                        help="appended to the results file names (default '' for the full run, "
+                             "'_smoke' for --smoke)")
+    args = parser.parse_args(argv)
+    cfg = json.loads(json.dumps(SMOKE if args.smoke else FULL))
+    if args.cells:
+        cfg["cells"] = args.cells
+    suffix = args.suffix if args.suffix is not None else ("_smoke" if args.smoke else "")
+    return run(cfg, args.results_dir, args.cache_dir, suffix)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The captioning pipeline: encoder gradients, scoring, attention mass, and a smoke run."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from experiments import captioning
+from rnnlib import encoder, scenes
+
+
+def test_encoder_gradients_match_numerical():
+    data = scenes.generate_scenes(2, seed=1)
+    enc = encoder.SceneEncoder(channels=(2, 3), feature_dim=3, dtype=np.float64, seed=2)
+    rng = np.random.default_rng(0)
+    for k in enc.params:
+        enc.params[k] = enc.params[k] + rng.normal(size=enc.params[k].shape) * 0.05
+    cells, slots = encoder.auxiliary_labels(data, 8)
+    _, grads = enc.loss(data["images"], cells, slots)
+    for name in ("conv1_w", "conv2_b", "res_w1", "res_w2", "proj_w", "fc_b", "cell_w", "slot_w"):
+        p = enc.params[name]
+        flat = p.reshape(-1)
+        picks = rng.choice(flat.size, size=min(flat.size, 6), replace=False)
+        num, ana = [], []
+        for i in picks:
+            old = flat[i]
+            flat[i] = old + 1e-5
+            plus = enc.loss(data["images"], cells, slots)[0]
+            flat[i] = old - 1e-5
+            minus = enc.loss(data["images"], cells, slots)[0]
+            flat[i] = old
+            num.append((plus - minus) / 2e-5)
+            ana.append(grads[name].reshape(-1)[i])
+        num, ana = np.array(num), np.array(ana)
+        # A norm-wise relative error: single tiny entries are dominated by rounding of the loss.
+        assert np.linalg.norm(num - ana) / np.linalg.norm(num + ana) < 1e-6, name
+
+
+def test_encoder_learns_and_encodes_shapes():
+    data = scenes.generate_scenes(32, seed=3)
+    enc = encoder.SceneEncoder(channels=(4, 8), feature_dim=8, seed=0)
+    hist = encoder.train_encoder(enc, data, epochs=15, batch_size=16, lr=1e-2, log=None)
+    assert np.mean(hist["loss"][-2:]) < 0.8 * np.mean(hist["loss"][:2])
+    vec, grid = enc.encode(data["images"], batch_size=10)
+    assert vec.shape == (32, 8) and grid.shape == (32, 8, 8, 8)
+    assert vec.dtype == np.float32 and grid.dtype == np.float32
+    acc = encoder.attribute_accuracy(enc, data)
+    assert 0 <= acc["cell"] <= 1 and 0 <= acc["slot"] <= 1
+
+
+def test_scores():
+    refs = [["a small red circle", "only a small red circle"],
+            ["a large blue square left of a small red circle",
+             "a small red circle right of a large blue square"]]
+    perfect = captioning.score([r[0] for r in refs], refs)
+    assert perfect == {"bleu4": pytest.approx(1.0), "exact_match": 1.0}
+    wrong = captioning.score(["a small red circle", "a large blue square left of a red circle"],
+                             refs)
+    assert wrong["exact_match"] == 0.5 and 0 < wrong["bleu4"] < 1
+
+
+def test_object_word_attention_measures_mass_on_the_named_object():
+    test = scenes.generate_scenes(6, seed=5, split="test")
+    word_to_idx, idx_to_word = scenes.build_vocab()
+    ids = scenes.encode_captions(test["captions"], word_to_idx)[:, 0, 1:]   # drop <START>
+    _, coverage = scenes.cell_targets(test["attributes"], test["masks"], 8)
+    T = ids.shape[1]
+    on_object = np.zeros((6, T, 8, 8))
+    for n in range(6):
+        k = 0
+        for t in range(T):
+            if idx_to_word[ids[n, t]] in scenes.SHAPES:
+                region = coverage[n, k] > 0
+                on_object[n, t][region] = 1 / region.sum()
+                k += 1
+    stats = captioning.object_word_attention(ids, on_object, test, idx_to_word, 8)
+    assert stats["words"] == int(test["num_objects"].sum()) and stats["unmatched"] == 0
+    assert stats["mean_mass"] == pytest.approx(1.0)
+    uniform = np.full((6, T, 8, 8), 1 / 64)
+    stats = captioning.object_word_attention(ids, uniform, test, idx_to_word, 8)
+    assert stats["mean_mass"] == pytest.approx(stats["mean_region_fraction"])
+    assert stats["mean_mass"] < 0.3
+    # A colour-shape pair that is not in the scene is not credited.
+    wrong = ids.copy()
+    for n in range(6):
+        t = next(t for t in range(T) if idx_to_word[wrong[n, t]] in scenes.SHAPES)
+        present = {scenes.SHAPES[a] for a in test["attributes"][n, :, 0] if a >= 0}
+        missing = next(s for s in scenes.SHAPES if s not in present)
+        wrong[n, t] = word_to_idx[missing]
+    stats = captioning.object_word_attention(wrong, on_object, test, idx_to_word, 8)
+    assert stats["unmatched"] == 6
+
+
+def test_smoke_run(tmp_path):
+    pytest.importorskip("rnnlib.models", reason="CaptioningRNN not available")
+    from rnnlib.models import CaptioningRNN  # noqa: F401
+
+    out = captioning.main(["--smoke", "--results-dir", str(tmp_path), "--cache-dir",
+                           str(tmp_path / "cache")])
+    with open(tmp_path / "captioning_smoke.json") as f:
+        saved = json.load(f)
+    assert saved["schema"] == "captioning/1" and not saved["encoder"]["cached"]
+    assert set(saved["cells"]) == set(captioning.CELLS)
+    for cell in captioning.CELLS:
+        for dec in ("greedy", "beam"):
+            assert 0 <= saved["cells"][cell][dec]["bleu4"] <= 1
+            assert 0 <= saved["cells"][cell][dec]["exact_match"] <= 1
+    assert "attention" in saved["cells"]["attention"]
+    assert os.path.exists(tmp_path / "captioning_attention_smoke.npz")
+    assert os.path.exists(tmp_path / "captioning_attention_smoke.png")
+    assert out["data"]["n_train"] == captioning.SMOKE["n_train"]
+    # The second run reuses the cached features.
+    again = captioning.main(["--smoke", "--cells", "rnn", "--results-dir", str(tmp_path),
+                             "--cache-dir", str(tmp_path / "cache")])
+    assert again["encoder"]["cached"]
