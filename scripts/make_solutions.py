@@ -15,6 +15,8 @@ next such line are its text. Kinds:
 - ``markdown``: a plain markdown cell.
 - ``code``: a plain code cell (students may edit it; not graded).
 - ``locked id=NAME``: a read-only code cell (imports, visible tests).
+- ``locked id=NAME include=FILE``: the same, with the text of ``FILE`` (a file beside the
+  templates) appended, for helpers several notebooks share.
 - ``imports id=NAME``: a read-only code cell holding the cell's text followed by the imports
   that the notebook's graded functions need (numpy, rnntools helpers), found from their code.
 - ``solution FN [FN ...] [id=NAME]``: the functions' solution cell (not graded by itself).
@@ -23,6 +25,8 @@ next such line are its text. Kinds:
   the outputs from ``_c`` (the case), and ``%out key ...``: the API names of the outputs,
   held in variables ``_key``. Each case becomes ``case(...)``, the code, ``submit(...)`` and
   ``check(...)`` inside ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``.
+- ``visible FN``: a read-only, ungraded test cell in the same format as ``hidden`` but written
+  with ``c`` for the case and plain output names; it only calls ``check`` (students see it).
 - ``answer id=NAME points=P``: a manually graded markdown answer (its text is the model answer).
 - ``test id=NAME points=P``: a graded, read-only code cell written out in full (no cases).
 """
@@ -154,7 +158,7 @@ def _number(text):
     return int(value) if value.is_integer() else value
 
 
-def hidden_source(fn_name, text):
+def hidden_source(fn_name, text, visible=False):
     from rnntools.grading import case, fingerprint
 
     from rnnlib.references import REFERENCES
@@ -172,7 +176,8 @@ def hidden_source(fn_name, text):
             code.append(line)
     if not cases or not outs:
         raise ValueError(f"hidden test of {fn_name} needs %case and %out lines")
-    lines = [HIDDEN_NOTE.format(name=fn_name), "### BEGIN HIDDEN TESTS"]
+    var, prefix = ("c", "") if visible else ("_c", "_")
+    lines = [] if visible else [HIDDEN_NOTE.format(name=fn_name), "### BEGIN HIDDEN TESTS"]
     for name, seed, dims in cases:
         inputs = case(name, seed, **dims)
         expected = REFERENCES[name](inputs)
@@ -180,12 +185,16 @@ def hidden_source(fn_name, text):
             raise ValueError(f"{name}: the reference returns {sorted(expected)}, not {outs}")
         args = ", ".join([repr(name), f"seed={seed}"] + [f"{k}={v!r}" for k, v in dims.items()])
         prints = {k: [float(repr_round(v)) for v in fingerprint(expected[k])] for k in outs}
-        keywords = ", ".join(f"{k}=_{k}" for k in outs)
-        lines.append(f"_c = case({args})")
+        keywords = ", ".join(f"{k}={prefix}{k}" for k in outs)
+        lines.append(f"{var} = case({args})")
         lines.extend(code)
-        lines.append(f"submit(_c, {keywords})")
-        lines.append(f"check(_c, {prints!r}, {keywords})")
-    lines.append("### END HIDDEN TESTS")
+        if not visible:
+            lines.append(f"submit({var}, {keywords})")
+        lines.append(f"check({var}, {prints!r}, {keywords})")
+    if visible:
+        lines.append(f'print("{fn_name}: the outputs match the reference")')
+    else:
+        lines.append("### END HIDDEN TESTS")
     return "\n".join(lines)
 
 
@@ -223,6 +232,8 @@ def build_notebook(template):
         elif kind == "code":
             cell = nbformat.v4.new_code_cell(text)
         elif kind in ("locked", "imports"):
+            if "include" in options:
+                text = "\n".join([text, (TEMPLATES / options["include"]).read_text()]).strip("\n")
             if kind == "imports":
                 text = merge_imports(text.split("\n") + needed_imports(graded))
             cell = nbformat.v4.new_code_cell(text, metadata=_meta(new_id(options["id"]),
@@ -238,6 +249,10 @@ def build_notebook(template):
                 hidden_source(fn_name, text),
                 metadata=_meta(grade_id, grade=True, locked=True,
                                points=_number(options["points"])))
+        elif kind == "visible":
+            cell = nbformat.v4.new_code_cell(
+                hidden_source(words[0], text, visible=True),
+                metadata=_meta(new_id(options.get("id", f"visible_{words[0]}")), locked=True))
         elif kind == "test":
             cell = nbformat.v4.new_code_cell(
                 text, metadata=_meta(new_id(options["id"]), grade=True, locked=True,
