@@ -17,6 +17,7 @@ wall-clock limit per cell (SIGALRM inside, SIGKILL from outside after a grace pe
 per notebook (ten times the cell limit).
 """
 
+import ctypes
 import importlib.util
 import json
 import os
@@ -176,6 +177,10 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
     strings about the run as a whole (e.g. 'notebook timeout', 'protocol violation').
     """
     mode = sandbox_mode()
+    keep = frozenset()
+    if mode == "none":
+        _become_subreaper()
+        keep = frozenset(_children())  # this process's own children stay alive
     uid = BASE_UID + os.getpid() if _can_drop(mode) else None
     tmp = tempfile.mkdtemp(prefix="autograder-")
     work = Path(tmp) / "work"
@@ -254,11 +259,11 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
                 events.append("notebook timeout" if late else "cell timeout (killed)")
                 dead = "timeout"
                 results.append({"status": "timeout", "outputs": [], "line": None})
-                _stop(proc, uid)
+                _stop(proc, uid, keep)
             else:
                 dead = "crashed" if state == "eof" else "tampered"
                 results.append({"status": dead, "outputs": [], "line": None})
-                _stop(proc, uid)
+                _stop(proc, uid, keep)
         if dead is None:
             try:
                 send.write(json.dumps({"end": True}) + "\n")
@@ -270,7 +275,7 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
         while len(results) < len(cells):
             results.append({"status": "crashed", "outputs": [], "line": None})
     finally:
-        _stop(proc, uid)
+        _stop(proc, uid, keep)
         try:
             send.close()
         except (OSError, UnboundLocalError):
@@ -281,8 +286,48 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
     return results, events
 
 
-def _stop(proc, uid):
-    """SIGKILL the worker's whole process group (and namespace), then anything of its uid."""
+def _become_subreaper():
+    # Orphans of the student's processes (a double fork, setsid) are re-parented to this
+    # process instead of init, so `_reap_children` finds them even without namespaces.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _children():
+    me, found = str(os.getpid()), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == me:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _reap_children(keep=()):
+    """SIGKILL and reap every child of this process but `keep`, until none is left."""
+    for _ in range(100):
+        pids = [p for p in _children() if p not in keep]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _stop(proc, uid, keep=frozenset()):
+    """SIGKILL the worker's whole process group (and namespace), then anything of its uid,
+    then any orphan of it that was re-parented to us."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -293,3 +338,5 @@ def _stop(proc, uid):
         pass
     if uid is not None:
         _kill_uid(uid)
+    if sandbox_mode() == "none":
+        _reap_children(keep=keep)

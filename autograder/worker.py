@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 
 
 class CellTimeout(BaseException):
@@ -168,6 +169,7 @@ def main():
         sys.stdout, sys.stderr = stdout, stderr
         signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
+        result = None
         try:
             result = shell.run_cell(msg["source"], store_history=not test)
             exc = result.error_in_exec or result.error_before_exec
@@ -175,6 +177,10 @@ def main():
             exc = e
             outputs.append({"output_type": "error", "ename": "CellTimeout", "evalue": str(e),
                             "traceback": []})
+        except BaseException as e:  # e.g. MemoryError inside IPython's own machinery
+            exc = e
+            outputs.append({"output_type": "error", "ename": type(e).__name__,
+                            "evalue": "", "traceback": []})
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         if exc is None and errors:
@@ -184,8 +190,7 @@ def main():
                 linecache.cache.pop(key, None)
             for k, v in saved_events.items():
                 shell.events.callbacks[k][:] = v
-            for name in ("_i", "_ii", "_iii", "_ih", "In"):
-                shell.user_ns.pop(name, None)
+            shell.last_execution_result = None  # its .info.raw_cell is the hidden source
         if exc is None:
             status = "ok"
         elif isinstance(exc, CellTimeout):
@@ -194,16 +199,24 @@ def main():
             status = "memory"
         else:
             status = "error"
+        line = cell_line(exc) if exc is not None else None
+        # Forget the failed cell's frames (sys.last_traceback and friends keep them, and with
+        # them whatever a memory bomb allocated), so the next cell starts clean.
+        if exc is not None:
+            traceback.clear_frames(exc.__traceback__)
+            exc = result = None
+            sys.last_type = sys.last_value = sys.last_traceback = None
+            shell.last_execution_result = None
+        errors.clear()
         for out in outputs:
             if out["output_type"] == "stream":
                 out["text"] = _limit(out["text"], max_output)
         try:
-            line = cell_line(exc) if exc is not None else None
             payload = json.dumps({"cell": msg["cell"], "status": status, "outputs": outputs,
                                   "line": line}, default=str)
-        except Exception as e:  # unserialisable display data: keep the verdict
+        except BaseException as e:  # unserialisable display data or no memory left
             payload = json.dumps({"cell": msg["cell"], "status": status, "outputs": [],
-                                  "line": None, "note": f"outputs dropped: {e!r}"})
+                                  "line": line, "note": f"outputs dropped: {type(e).__name__}"})
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         writer.write(payload + "\n")
         writer.flush()

@@ -1,0 +1,211 @@
+"""Fast tests of the autograder's parts: plan, assembly/tampering, scrubbing, the outside
+comparison, input shapes (folders, zips, LMS names), exports and the gradebook."""
+
+import copy
+import csv
+import json
+import zipfile
+from pathlib import Path
+
+import autograder_corpus as corpus
+import nbformat
+import pytest
+
+from autograder.feedback import REDACTED, Scrubber, scan_text
+from autograder.grade import assemble
+from autograder.inputs import SubmissionsError, discover, parse_flat_name
+from autograder.plan import find_cases, load_plans, split_hidden
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    source = corpus.write_toy_source(root)
+    release = corpus.release_folder(source / "ps1", root / "release" / "ps1")
+    return source, release, load_plans(source)
+
+
+def test_plan_of_the_toy_course(toy):
+    _, _, plans = toy
+    part1 = plans["ps1"]["part1"]
+    assert [(q.grade_id, q.points, q.kind) for q in part1.questions] == [
+        ("test_squares", 1.5, "auto"), ("test_calls_square", 0.5, "auto"),
+        ("test_partial", 2.0, "auto"), ("test_load", 1.0, "auto"), ("explain", 1.0, "manual")]
+    assert [(q.grade_id, q.kind) for q in plans["ps1"]["part2"].questions] == [
+        ("test_mean", "auto"), ("task_plot", "manual")]
+    assert part1.release["test_squares"].strip() == (
+        'assert squares(1) == [1], "squares(1) should be [1]"')
+    assert part1.release["test_partial"].strip() == ""
+    assert 'assert squares(3) == [1, 4, 9], "hidden: squares(3) is wrong"' in part1.secrets
+    assert part1.hidden_ranges["test_squares"] == {2, 3, 4, 5}
+
+
+def test_split_hidden_and_cases():
+    src = ("x = 1\n### BEGIN HIDDEN TESTS\n_c = case(\"rnn_step_forward\", seed=3, N=1, D=4, H=5)\n"
+           "_h, _ = rnn_step_forward(_c['x'], _c['prev_h'], _c['Wx'], _c['Wh'], _c['b'])\n"
+           "submit(_c, next_h=_h)\n### END HIDDEN TESTS\nassert x")
+    visible, hidden = split_hidden(src)
+    assert visible == "x = 1\nassert x" and hidden == {2, 3, 4, 5, 6}
+    cases, keys = find_cases(src)
+    assert cases == [("rnn_step_forward", 3, {"N": 1, "D": 4, "H": 5})]
+    assert keys == {"next_h"}
+    with pytest.raises(ValueError):
+        find_cases("case('x', seed=n)")
+
+
+def test_assemble_restores_tests_and_flags_tampering(toy):
+    source, release, plans = toy
+    plan = plans["ps1"]["part1"]
+    src_nb = nbformat.read(str(source / "ps1" / "part1.ipynb"), as_version=4)
+    rel_nb = nbformat.read(str(release / "part1.ipynb"), as_version=4)
+    full = corpus.fill(rel_nb, src_nb)
+    cells, tampered = assemble(plan, full)
+    assert tampered == set()
+    tests = [c for c in cells if c["kind"] == "test"]
+    assert [c["grade_id"] for c in tests] == [q.grade_id for q in plan.questions[:4]]
+    assert "BEGIN HIDDEN TESTS" in tests[0]["source"]  # the instructors' version runs
+
+    edited = copy.deepcopy(full)
+    for cell in edited.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_squares":
+            cell.source = "pass"
+    edited.cells = [c for c in edited.cells
+                    if c.metadata.get("nbgrader", {}).get("grade_id") != "test_load"]
+    cells, tampered = assemble(plan, edited)
+    assert tampered == {"test_squares", "test_load"}
+    ids = [c["grade_id"] for c in cells]
+    assert ids.index("test_load") == ids.index("load") + 1  # put back where it was
+    assert assemble(plan, src_nb)[1] == set()  # the source itself is not tampering
+
+
+def test_scrubber_and_scan():
+    secret = 'assert squares(3) == [1, 4, 9], "hidden: squares(3) is wrong"'
+    scrub = Scrubber([" ".join(secret.split())])
+    text = f"fine\n    {secret}\nalso fine\n"
+    assert scrub.text(text) == f"fine\n{REDACTED}\nalso fine\n"
+    assert scrub.text("nothing here\n") == "nothing here\n"
+    escaped = secret.replace('"', "&quot;")
+    assert scan_text(f"<pre>{escaped}</pre>", scrub.secrets)
+    assert scan_text(json.dumps({"out": secret}), scrub.secrets)
+    assert not scan_text("assert squares(1) == [1]", scrub.secrets)
+
+
+def test_outside_comparison_against_rnnlib():
+    refs = pytest.importorskip("rnnlib.references")
+    if "rnn_step_forward" not in refs.REFERENCES:
+        pytest.skip("no rnn_step_forward reference yet")
+    from rnntools import grading
+
+    from autograder.plan import Question
+    from autograder.reference import SUBMISSION_MIME, check_cases, expected
+
+    q = Question("t", 1.0, "auto", [("rnn_step_forward", 4, {"N": 2, "D": 3, "H": 4})],
+                 frozenset({"next_h"}))
+    ref = expected("rnn_step_forward", 4, (("D", 3), ("H", 4), ("N", 2)))["next_h"]
+
+    def shown(value, **change):
+        payload = {"name": "rnn_step_forward", "seed": 4, "dims": {"N": 2, "D": 3, "H": 4},
+                   "outputs": {"next_h": grading._encode(value)}}
+        payload.update(change)
+        return [{"output_type": "display_data", "data": {SUBMISSION_MIME: payload}}]
+
+    assert check_cases(q, shown(ref)) == (True, "")
+    assert not check_cases(q, shown(ref * (1 + 1e-4)))[0]
+    assert not check_cases(q, shown(ref.T.copy()))[0]
+    assert not check_cases(q, shown(ref, seed=5))[0]
+    assert not check_cases(q, [])[0]
+    bad = shown(ref)
+    bad[0]["data"][SUBMISSION_MIME]["outputs"]["next_h"]["dtype"] = "|O"
+    assert not check_cases(q, bad)[0]
+
+
+def test_flat_names():
+    plans = {"ps1": {"part1": None, "part2": None}, "02_rnn": {"rnn": None}}
+    assert parse_flat_name("Zoë Brontë_ps1_part1.ipynb", plans) == ("Zoë Brontë", "ps1", "part1")
+    assert parse_flat_name("smithjohn_late_12345_67890_part2-1.ipynb", plans) == (
+        "smithjohn", "ps1", "part2")
+    assert parse_flat_name("ana_02_rnn_rnn.ipynb", plans) == ("ana", "02_rnn", "rnn")
+    assert parse_flat_name("notes.ipynb", plans) is None
+
+
+def test_inputs_folder_zip_and_lms(toy, tmp_path):
+    _, _, plans = toy
+    nb = nbformat.v4.new_notebook()
+    layout = tmp_path / "wrap" / "submitted"
+    (layout / "Zoë Brontë" / "ps1").mkdir(parents=True)
+    nbformat.write(nb, str(layout / "Zoë Brontë" / "ps1" / "part1.ipynb"))
+    (layout / "Zoë Brontë" / "ps1" / "data.txt").write_text("1")
+    (layout / "bob").mkdir()
+    zpath = tmp_path / "class.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for p in (tmp_path / "wrap").rglob("*"):
+            z.write(p, p.relative_to(tmp_path / "wrap"))
+    for src in (layout, zpath):
+        stage = tmp_path / f"stage-{src.name}"
+        stage.mkdir()
+        students, table, skipped = discover(src, plans, stage)
+        assert students == ["Zoë Brontë", "bob"] and skipped == []
+        path, folder = table[("Zoë Brontë", "ps1", "part1")]
+        assert Path(path).is_file() and (Path(folder) / "data.txt").is_file()
+        assert table[("Zoë Brontë", "ps1", "part2")][0] is None
+        assert table[("bob", "ps1", "part1")] == (None, None)
+
+    lms = tmp_path / "lms.zip"
+    with zipfile.ZipFile(lms, "w") as z:
+        z.writestr("doe_jane_12345_67890_part1.ipynb", nbformat.writes(nb))
+        z.writestr("Zoë Brontë_ps1_part2.ipynb", nbformat.writes(nb))
+        z.writestr("readme.ipynb", "{}")
+    stage = tmp_path / "stage-lms"
+    stage.mkdir()
+    students, table, skipped = discover(lms, plans, stage)
+    assert students == ["Zoë Brontë", "doe_jane"] and skipped == ["readme.ipynb"]
+    assert table[("doe_jane", "ps1", "part1")][0] is not None
+    assert table[("doe_jane", "ps1", "part2")] == (None, None)
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as z:
+        z.writestr("../../escape.ipynb", "{}")
+    stage = tmp_path / "stage-evil"
+    stage.mkdir()
+    with pytest.raises(SubmissionsError):
+        discover(evil, plans, stage)
+
+
+def test_exports_and_gradebook(toy, tmp_path):
+    source, _, plans = toy
+    from autograder.export import export
+    from autograder.runner import _write_outputs
+
+    rows = []
+    for s in ("Zoë Brontë", "bob"):
+        for nb, plan in plans["ps1"].items():
+            for q in plan.questions:
+                manual = q.kind == "manual"
+                rows.append({"student": s, "assignment": "ps1", "notebook": nb,
+                             "question": q.grade_id, "score": "" if manual else q.points / 2,
+                             "max_score": q.points, "status": "manual" if manual else "failed"})
+    out = tmp_path / "out"
+    _write_outputs(out, [{"rows": rows}], plans)
+    export(out, "gradescope", None)
+    gs = json.loads((out / "gradescope" / "Zoë Brontë" / "results.json").read_text())
+    assert gs["score"] == pytest.approx((1.5 + 0.5 + 2 + 1 + 1.25) / 2)
+    assert {t["visibility"] for t in gs["tests"]} == {"visible"}
+    export(out, "csv", None)
+    with open(out / "grades_wide.csv", encoding="utf-8") as f:
+        wide = list(csv.DictReader(f))
+    assert [w["student"] for w in wide] == ["Zoë Brontë", "bob"]
+    assert float(wide[0]["max_total"]) == 6.25
+
+    from nbgrader.api import Gradebook
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    export(out, "nbgrader", url, str(source))
+    export(out, "nbgrader", url, str(source))  # twice: updates, no duplicates
+    with Gradebook(url) as gb:
+        assert sorted(s.id for s in gb.students) == ["Zoë Brontë", "bob"]
+        g = gb.find_grade("test_squares", "part1", "ps1", "bob")
+        assert g.auto_score == 0.75 and g.max_score == 1.5
+        manual = gb.find_grade("explain", "part1", "ps1", "bob")
+        assert manual.auto_score is None and manual.needs_manual_grade
