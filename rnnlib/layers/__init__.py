@@ -28,6 +28,7 @@ from rnnlib.layers.peephole import (
 )
 from rnnlib.layers.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from rnnlib.layers.softmax import temporal_softmax_loss
+from rnnlib.layers.stateful import lstm_backward_state, lstm_forward_state
 
 __all__ = [
     "affine_backward",
@@ -43,7 +44,9 @@ __all__ = [
     "gru_step_backward",
     "gru_step_forward",
     "lstm_backward",
+    "lstm_backward_state",
     "lstm_forward",
+    "lstm_forward_state",
     "lstm_step_backward",
     "lstm_step_forward",
     "peephole_lstm_backward",
