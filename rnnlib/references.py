@@ -7,7 +7,9 @@ Backward checks run rnnlib's forward function on the same inputs first, as the t
 with the student's forward function.
 """
 
-from rnnlib import layers
+import numpy as np
+
+from rnnlib import layers, ngram, sampling
 
 __all__ = ["REFERENCES"]
 
@@ -159,4 +161,34 @@ def temporal_affine_backward(c):
 @_reference("temporal_softmax_loss")
 def temporal_softmax_loss(c):
     loss, dx = layers.temporal_softmax_loss(c["x"], c["y"], c["mask"])
-    return {"loss": loss, "dx": dx}
+    return {"loss": np.float64(loss), "dx": dx}
+
+
+@_reference("softmax_with_temperature")
+def softmax_with_temperature(c):
+    return {"probs": sampling.softmax_with_temperature(c["scores"], float(c["temperature"]))}
+
+
+@_reference("sample_next")
+def sample_next(c):
+    return {"idx": sampling.sample_next(c["scores"], c["u"], float(c["temperature"]))}
+
+
+@_reference("bigram_counts")
+def bigram_counts(c):
+    return {"counts": ngram.bigram_counts(c["x"], int(c["V"]))}
+
+
+@_reference("bigram_probabilities")
+def bigram_probabilities(c):
+    return {"probs": ngram.bigram_probabilities(c["counts"], float(c["alpha"]))}
+
+
+@_reference("perplexity")
+def perplexity(c):
+    return {"ppl": np.float64(ngram.perplexity(c["probs"], c["x"]))}
+
+
+@_reference("markov_sample")
+def markov_sample(c):
+    return {"x": ngram.markov_sample(c["probs"], c["start"], c["u"])}

@@ -27,7 +27,8 @@ STUDENTS = ("complete", "blank", "slightly_wrong")
 
 # The function spoiled for `slightly_wrong`: one that no other graded function of its notebook
 # calls, so exactly one hidden test cell should lose its points.
-SPOILED = {"02_rnn": "rnn_backward", "05_lstm": "lstm_backward", "06_peephole":
+SPOILED = {"01_sequential_models": "markov_sample", "02_rnn": "rnn_backward",
+           "03_char_lm": "sample_next", "05_lstm": "lstm_backward", "06_peephole":
            "peephole_lstm_backward", "07_gru": "gru_backward"}
 
 PERTURB = """

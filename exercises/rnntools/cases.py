@@ -112,3 +112,45 @@ def temporal_affine(rng, N, T, D, M):
 def temporal_softmax(rng, N, T, V, scale=1.0):
     return {"x": _normal(rng, N, T, V, scale=scale), "y": rng.integers(0, V, size=(N, T)),
             "mask": rng.random((N, T)) < 0.7}
+
+
+def _distribution_rows(rng, V, rows):
+    """rows x V conditional probabilities, each row a random softmax."""
+    scores = _normal(rng, rows, V, scale=1.5)
+    p = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+@_generator("softmax_with_temperature")
+def softmax_temperature(rng, N, V, temperature):
+    return {"scores": _normal(rng, N, V, scale=2.0), "temperature": np.float64(temperature)}
+
+
+@_generator("sample_next")
+def sample_next(rng, N, V, temperature):
+    return {"scores": _normal(rng, N, V, scale=2.0), "u": rng.random(N),
+            "temperature": np.float64(temperature)}
+
+
+@_generator("bigram_counts")
+def bigram_counts(rng, N, T, V):
+    # A few tokens are never used, so some rows and columns of the counts stay zero.
+    return {"x": rng.integers(0, max(1, V - 2), size=(N, T)), "V": np.int64(V)}
+
+
+@_generator("bigram_probabilities")
+def bigram_probabilities(rng, V, alpha):
+    counts = rng.integers(0, 5, size=(V, V)).astype(np.float64)
+    counts[rng.integers(0, V)] = 0.0  # a token never seen as a predecessor
+    return {"counts": counts, "alpha": np.float64(alpha)}
+
+
+@_generator("perplexity")
+def perplexity(rng, N, T, V):
+    return {"probs": _distribution_rows(rng, V, V), "x": rng.integers(0, V, size=(N, T))}
+
+
+@_generator("markov_sample")
+def markov_sample(rng, N, T, V):
+    return {"probs": _distribution_rows(rng, V, V), "start": rng.integers(0, V, size=N),
+            "u": rng.random((N, T - 1))}
