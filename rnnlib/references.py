@@ -9,7 +9,7 @@ with the student's forward function.
 
 import numpy as np
 
-from rnnlib import layers, ngram, sampling
+from rnnlib import bptt, clip, layers, ngram, sampling
 
 __all__ = ["REFERENCES"]
 
@@ -192,3 +192,26 @@ def perplexity(c):
 @_reference("markov_sample")
 def markov_sample(c):
     return {"x": ngram.markov_sample(c["probs"], c["start"], c["u"])}
+
+
+@_reference("truncated_bptt")
+def truncated_bptt(c):
+    out = bptt.truncated_bptt(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"], c["dh"], int(c["chunk"]))
+    return _outputs(("h", "dWx", "dWh", "db"), out)
+
+
+@_reference("gradient_norm_by_distance")
+def gradient_norm_by_distance(c):
+    norms = bptt.gradient_norm_by_distance(c["x"], c["h0"], c["Wx"], c["Wh"], c["b"], c["dlast"])
+    return {"norms": norms}
+
+
+@_reference("global_norm")
+def global_norm(c):
+    return {"norm": np.float64(clip.global_norm({"dW": c["dW"], "db": c["db"]}))}
+
+
+@_reference("clip_by_global_norm")
+def clip_by_global_norm(c):
+    clipped, norm = clip.clip_by_global_norm({"dW": c["dW"], "db": c["db"]}, float(c["max_norm"]))
+    return {"dW": clipped["dW"], "db": clipped["db"], "norm": np.float64(norm)}

@@ -27,6 +27,8 @@ next such line are its text. Kinds:
   ``check(...)`` inside ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``.
 - ``visible FN``: a read-only, ungraded test cell in the same format as ``hidden`` but written
   with ``c`` for the case and plain output names; it only calls ``check`` (students see it).
+- ``given FN [FN ...] id=NAME``: a read-only cell with the full source of helper functions
+  that are not graded (e.g. a private input check of rnnlib that a graded function calls).
 - ``answer id=NAME points=P``: a manually graded markdown answer (its text is the model answer).
 - ``test id=NAME points=P``: a graded, read-only code cell written out in full (no cases).
 """
@@ -88,6 +90,23 @@ def solution_source(fn):
     return "\n".join(header + [indent + "### BEGIN SOLUTION", *body, indent + "### END SOLUTION"])
 
 
+def find_helper(name):
+    """A function that is given to students in full (not graded), e.g. ``_check_grads``."""
+    for module_name in MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        fn = getattr(module, name, None)
+        if isinstance(fn, types.FunctionType):
+            return fn
+    raise LookupError(f"no helper function named {name!r} in {', '.join(MODULES)}")
+
+
+#: Modules of the standard library a solution may use besides numpy and rnntools.
+STDLIB = {"math"}
+
+
 def needed_imports(fns):
     """Import lines for the global names the functions use (NumPy and rnntools only)."""
     graded = {fn.__name__ for fn in fns}
@@ -102,7 +121,7 @@ def needed_imports(fns):
             value = fn.__globals__[name]
             if isinstance(value, types.ModuleType):
                 module = value.__name__
-                if not (module == "numpy" or module.startswith("rnntools")):
+                if not (module in STDLIB | {"numpy"} or module.startswith("rnntools")):
                     raise ValueError(f"{fn.__name__} uses module {module} (not numpy/rnntools)")
                 imports.add(f"import {module}" if name == module else f"import {module} as {name}")
             else:
@@ -217,6 +236,7 @@ def build_notebook(template):
     specs = parse_template(template.read_text())
     graded = [find_function(n) for kind, words, _, _ in specs if kind == "solution"
               for n in words]
+    graded += [find_helper(n) for kind, words, _, _ in specs if kind == "given" for n in words]
     ids = set()
 
     def new_id(grade_id):
@@ -249,10 +269,15 @@ def build_notebook(template):
                 hidden_source(fn_name, text),
                 metadata=_meta(grade_id, grade=True, locked=True,
                                points=_number(options["points"])))
+        elif kind == "given":
+            source = "\n\n\n".join(textwrap.dedent(inspect.getsource(find_helper(n)))
+                                    .rstrip("\n") for n in words)
+            cell = nbformat.v4.new_code_cell(source, metadata=_meta(new_id(options["id"]),
+                                                                    locked=True))
         elif kind == "visible":
             cell = nbformat.v4.new_code_cell(
                 hidden_source(words[0], text, visible=True),
-                metadata=_meta(new_id(options.get("id", f"visible_{words[0]}")), locked=True))
+                metadata=_meta(new_id(options.get("id", f"reference_{words[0]}")), locked=True))
         elif kind == "test":
             cell = nbformat.v4.new_code_cell(
                 text, metadata=_meta(new_id(options["id"]), grade=True, locked=True,

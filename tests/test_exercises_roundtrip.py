@@ -27,9 +27,16 @@ STUDENTS = ("complete", "blank", "slightly_wrong")
 
 # The function spoiled for `slightly_wrong`: one that no other graded function of its notebook
 # calls, so exactly one hidden test cell should lose its points.
-SPOILED = {"01_sequential_models": "markov_sample", "02_rnn": "rnn_backward",
-           "03_char_lm": "sample_next", "05_lstm": "lstm_backward", "06_peephole":
-           "peephole_lstm_backward", "07_gru": "gru_backward"}
+SPOILED = {
+    "01_sequential_models": "markov_sample",
+    "02_rnn": "rnn_backward",
+    "03_char_lm": "sample_next",
+    "04_bptt": "gradient_norm_by_distance",
+    "05_lstm": "lstm_backward",
+    "06_peephole": "peephole_lstm_backward",
+    "07_gru": "gru_backward",
+    "08_captioning": "attention_lstm_backward",
+}
 
 PERTURB = """
 

@@ -154,3 +154,25 @@ def perplexity(rng, N, T, V):
 def markov_sample(rng, N, T, V):
     return {"probs": _distribution_rows(rng, V, V), "start": rng.integers(0, V, size=N),
             "u": rng.random((N, T - 1))}
+
+
+@_generator("truncated_bptt")
+def truncated_bptt(rng, N, T, D, H, chunk):
+    inputs = rnn_sequence(rng, N, T, D, H)
+    inputs["chunk"] = np.int64(chunk)
+    return inputs
+
+
+@_generator("gradient_norm_by_distance")
+def gradient_norm_by_distance(rng, N, T, D, H, wh_scale=1.0):
+    inputs = rnn_sequence(rng, N, T, D, H)
+    del inputs["dh"]
+    # wh_scale sets the size of the recurrent weights: small values make gradients vanish.
+    inputs["Wh"] = inputs["Wh"] * wh_scale
+    inputs["dlast"] = _normal(rng, N, H)
+    return inputs
+
+
+@_generator("global_norm", "clip_by_global_norm")
+def gradients(rng, D, H, max_norm=1.0):
+    return {"dW": _normal(rng, D, H), "db": _normal(rng, H), "max_norm": np.float64(max_norm)}
