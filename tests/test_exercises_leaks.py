@@ -8,6 +8,7 @@ from _exercises_util import (
     graded_function_names,
     hidden_lines,
     make_solutions,
+    nbgrader_meta,
     read,
     solution_notebooks,
 )
@@ -39,9 +40,26 @@ def student_texts(root=EXERCISES):
     return texts
 
 
+def shown_lines():
+    """Lines the instructors' notebooks show students on purpose: every line of their cells
+    that are neither solution cells nor hidden tests (e.g. `h, _ = rnn_forward(x, h0, Wx, Wh, b)`
+    in a visible test is not a leak even if a graded body has the same line)."""
+    lines = set()
+    for path in solution_notebooks():
+        nb = read(path)
+        hidden = set(hidden_lines(nb))
+        for cell in nb.cells:
+            if not nbgrader_meta(cell).get("solution"):
+                lines |= {line.strip() for line in cell.source.split("\n")} - hidden
+    return lines
+
+
+SHOWN = shown_lines()
+
+
 def body_lines(name):
     _, body = make_solutions.split_function(make_solutions.find_function(name))
-    lines = {line.strip() for line in body}
+    lines = {line.strip() for line in body} - SHOWN
     return sorted(line for line in lines
                   if len(line) >= MIN_LINE and not any(v in line for v in VALIDATION))
 
