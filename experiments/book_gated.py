@@ -28,8 +28,9 @@ from rnnlib.optim import adam
 from rnnlib.train import finish_header, run_header, write_json
 
 TIMING = {"min_delay": 4, "max_delay": 14, "max_start": 4, "embed_dim": 4, "hidden_dim": 16,
-          "batch_size": 64, "lr": 1e-2, "clip": 1.0, "max_steps": 800, "max_seconds": 600.0,
-          "test_size": 1000, "forget_bias": 1.0, "seeds": [0, 1, 2]}
+          "batch_size": 64, "lr": 1e-2, "clip": 1.0, "max_steps": 600, "max_seconds": 900.0,
+          "test_size": 1000, "val_size": 300, "eval_every": 25, "forget_bias": 1.0,
+          "seeds": [0, 1, 2]}
 TIMING_CELLS = ("lstm", "peephole")
 
 
@@ -91,7 +92,14 @@ def train_timing(cell, cfg, seed, log=None):
     opt = {name: {"learning_rate": cfg["lr"]} for name in p}
     t0, step, losses = time.perf_counter(), 0, []
     dims = (cfg["min_delay"], cfg["max_delay"], cfg["max_start"])
+    # A fixed validation batch, scored during training: how soon each cell solves the task.
+    vx, vy, vmask, _ = timing_batch(np.random.default_rng([seed, 998]), cfg["val_size"], *dims)
+    val_step, val_solved = [], []
     while step < cfg["max_steps"] and time.perf_counter() - t0 < cfg["max_seconds"]:
+        if step % cfg["eval_every"] == 0:
+            val_step.append(step)
+            val_solved.append(float(solved(timing_loss(cell, p, vx, vy, vmask)[2], vy,
+                                           vmask).mean()))
         x, y, mask, _ = timing_batch(data_rng, cfg["batch_size"], *dims)
         loss, grads, _ = timing_loss(cell, p, x, y, mask)
         grads, _ = clip_by_global_norm(grads, cfg["clip"])
@@ -111,7 +119,8 @@ def train_timing(cell, cfg, seed, log=None):
         log(f"{cell:8s} seed {seed}: solved {ok.mean():.3f}, {step} steps, {elapsed:.1f} s")
     return {"accuracy": float(ok.mean()), "accuracy_by_delay": by_delay, "steps": step,
             "time_s": round(elapsed, 2), "final_loss": curve[-1] if curve else math.nan,
-            "loss_step": [int(i) for i in curve_idx], "loss": curve}
+            "loss_step": [int(i) for i in curve_idx], "loss": curve,
+            "val_step": val_step, "val_solved": val_solved}
 
 
 def run_timing(out="results/book_gated_timing.json", log=print, **over):

@@ -44,8 +44,8 @@ FULL = {
     "n_train": 10000,
     "n_test": 1000,
     "image_size": 32,
-    "encoder": {"channels": [24, 32], "feature_dim": 64, "epochs": 4, "batch_size": 64,
-                "lr": 2e-3},
+    "encoder": {"stages": [[16, 1], [32, 2], [32, 2]], "feature_dim": 64, "epochs": 4,
+                "batch_size": 64, "lr": 2e-3},
     "captioner": {"wordvec_dim": 64, "hidden_dim": 128, "epochs": 10, "batch_size": 100,
                   "lr": 3e-3, "clip": 5.0, "dtype": "float32"},
     # The attention model, the one with targets, first: its result is the first to land.
@@ -59,8 +59,8 @@ SMOKE = {
     "n_train": 48,
     "n_test": 12,
     "image_size": 32,
-    "encoder": {"channels": [4, 8], "feature_dim": 8, "epochs": 1, "batch_size": 16,
-                "lr": 2e-3},
+    "encoder": {"stages": [[4, 1], [8, 2], [8, 2]], "feature_dim": 8, "epochs": 1,
+                "batch_size": 16, "lr": 2e-3},
     "captioner": {"wordvec_dim": 8, "hidden_dim": 16, "epochs": 1, "batch_size": 16,
                   "lr": 3e-3, "clip": 5.0, "dtype": "float32"},
     "cells": ["attention", "lstm", "gru", "rnn"],
@@ -98,7 +98,7 @@ def encoder_features(cfg, train, test, cache_dir, log=print):
         report["cached"] = True
         log(f"encoder features loaded from {path}")
         return features, report
-    enc = SceneEncoder(cfg["image_size"], tuple(ecfg["channels"]), ecfg["feature_dim"],
+    enc = SceneEncoder(cfg["image_size"], ecfg["stages"], ecfg["feature_dim"],
                        seed=cfg["seed"])
     hist = train_encoder(enc, train, ecfg["epochs"], ecfg["batch_size"], ecfg["lr"],
                          seed=cfg["seed"], log=log)

@@ -194,7 +194,7 @@ DEFAULTS = {
     "lr_min_frac": 0.1, "warmup_frac": 0.0, "clip": 5.0, "minutes": 15.0, "max_steps": None,
     "eval_every": 100, "val_chars": None, "sample_every": 5, "sample_len": 300,
     "temperature": 0.8, "seed": 0, "dtype": "float32", "ckpt_dir": "checkpoints/charlm",
-    "resume": False, "out": None, "progress": True, "train_chars": None,
+    "resume": False, "out": None, "progress": True, "train_chars": None, "threads": None,
 }
 
 
@@ -218,15 +218,15 @@ def evaluate(model, val, seq_len):
     - val: int array (N, L) of N contiguous validation streams
     - seq_len: int, chunk length T
 
-    Dropout is off (the model's test mode); no gradients are kept.
+    Dropout is off (the model's test mode); no gradients are computed.
     """
     state, total, count = None, 0.0, 0
     L = val.shape[1]
     for s in range(0, L - 1, seq_len):
         e = min(s + seq_len, L - 1)
         x, y = val[:, s:e], val[:, s + 1:e + 1]
-        loss, state = model.eval_loss(x, y, h0=state)
-        total += loss * x.shape[0]  # eval_loss is per sequence (divided by N), as loss()
+        loss, state = model.eval_loss(x, y, h0=state)  # mean over the chunk's characters
+        total += loss * y.size
         count += y.size
     return total / count
 
@@ -275,22 +275,6 @@ def load_checkpoint(folder, name, model, opt_configs=None):
     return meta
 
 
-def _pack_state(state):
-    """The model's carried state as a flat list of arrays (for the npz checkpoint)."""
-    if state is None:
-        return None
-    out = []
-
-    def walk(s):
-        if isinstance(s, np.ndarray):
-            out.append(s)
-        else:
-            for t in s:
-                walk(t)
-    walk(state)
-    return out
-
-
 def train_charlm(cfg=None, log=print, **overrides):
     """Train a CharRNN on Tiny Shakespeare for a wall-clock budget; return a results dict.
 
@@ -308,6 +292,14 @@ def train_charlm(cfg=None, log=print, **overrides):
     from rnnlib.optim import adam
 
     cfg = {**DEFAULTS, **(cfg or {}), **overrides}
+    if cfg["threads"]:
+        from threadpoolctl import threadpool_limits
+
+        # On a shared 2-core machine, BLAS threads that wait for each other cost more than
+        # they give on these matrix sizes; the caller chooses (results record the choice).
+        with threadpool_limits(limits=cfg["threads"], user_api="blas"):
+            return train_charlm({**cfg, "threads": None, "threads_used": cfg["threads"]},
+                                log=log)
     result = run_header("charlm/1", cfg["seed"], command=cfg.get("command"))
     with open(cfg["data"], encoding="utf-8") as f:
         text = f.read()
@@ -336,7 +328,9 @@ def train_charlm(cfg=None, log=print, **overrides):
         meta = load_checkpoint(folder, "last", model, opt)
         step, pos, done_before = meta["step"], meta["pos"], meta["time_s"]
         curve, samples, best = meta["curve"], meta["samples"], meta["best"]
-        state = _unpack_state(model, meta["state"])
+        state = model.unflatten_state(meta["state"])
+        if meta.get("model_rng") is not None:
+            model.rng.bit_generator.state = meta["model_rng"]
         rng = np.random.default_rng([cfg["seed"], step])
         log(f"resumed from {folder}/last at step {step} ({done_before:.0f} s done)")
     start_id = vocab.encode("\n")[0]
@@ -346,7 +340,7 @@ def train_charlm(cfg=None, log=print, **overrides):
         return vocab.decode(ids)
 
     def record(elapsed, run_loss, run_n):
-        v = evaluate(model, val, T) / T * T  # evaluate() is already per character
+        v = evaluate(model, val, T)
         curve["step"].append(step)
         curve["time_s"].append(round(elapsed, 2))
         curve["train_loss"].append(run_loss / run_n if run_n else None)
@@ -380,16 +374,13 @@ def train_charlm(cfg=None, log=print, **overrides):
         x, y = train[:, pos:pos + T], train[:, pos + 1:pos + T + 1]
         pos += T
         loss, grads, state = model.loss(x, y, h0=state)
-        # The model's loss is per sequence (summed over T, divided by N); report and clip the
-        # per-character gradient, which does not depend on T.
-        grads = {k: g / T for k, g in grads.items()}
         if cfg["clip"]:
             grads, _ = clip_by_global_norm(grads, cfg["clip"])
         for k in model.params:
             opt[k]["learning_rate"] = lr
             model.params[k], opt[k] = adam(model.params[k], grads[k], opt[k])
         step += 1
-        run_loss += loss / T
+        run_loss += loss  # already the mean per character
         run_n += 1
         if not math.isfinite(loss):
             log(f"step {step}: loss is {loss}; stopping")
@@ -419,7 +410,8 @@ def train_charlm(cfg=None, log=print, **overrides):
                 save_checkpoint(folder, "last", model, opt,
                                 {"step": step, "pos": pos, "time_s": time.perf_counter() - t0,
                                  "curve": curve, "samples": samples, "best": best,
-                                 "config": cfg, "state": _pack_state(state)})
+                                 "config": cfg, "state": model.flatten_state(state),
+                                 "model_rng": model.rng.bit_generator.state})
             if bar is not None:
                 bar.write(msg)
             else:
@@ -449,7 +441,7 @@ def train_charlm(cfg=None, log=print, **overrides):
                                   f"{cfg['lr_min_frac']} x lr",
                    "clip": cfg["clip"] or None, "minutes": cfg["minutes"], "dtype": cfg["dtype"],
                    "eval_every": cfg["eval_every"], "val_chars": int(val.size),
-                   "max_steps": max_steps},
+                   "max_steps": max_steps, "blas_threads": cfg.get("threads_used")},
         "vocab_size": V, "params": n_params,
         "curve": subsample_curve(curve),
         "samples": samples,
@@ -465,10 +457,6 @@ def train_charlm(cfg=None, log=print, **overrides):
     log(f"best val {bv:.4f} nats/char ({bv / math.log(2):.3f} bpc) at step {best['step']}; "
         f"{step} steps in {total:.0f} s")
     return result
-
-
-def _unpack_state(model, flat):
-    return None if flat is None else model.unflatten_state(flat)
 
 
 def build_parser():
@@ -507,6 +495,8 @@ def build_parser():
                    help="checkpoints: best.npz (best validation) and last.npz (for --resume)")
     p.add_argument("--resume", action="store_true", help="continue from ckpt-dir/last")
     p.add_argument("--out", default=None, help="write the results JSON here")
+    p.add_argument("--threads", type=int, default=d["threads"],
+                   help="BLAS threads (default: the library's own choice)")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no tqdm bar (log lines only)")
     return ap

@@ -1,0 +1,78 @@
+"""RNN, LSTM, peephole LSTM and GRU on the character model at equal size and equal time.
+
+Each cell gets the hidden size that brings its parameter count closest to that of the LSTM of
+`hidden_dim` units (embedding and output layer included), then trains with the same data, batch,
+optimiser, schedule and wall-clock budget (chapter 7). Losses are in nats per character.
+
+    python -m experiments.cells               # writes results/cells.json
+"""
+
+import argparse
+
+from rnnlib.train import finish_header, run_header, train_charlm, write_json
+
+CELLS = ("rnn", "lstm", "peephole", "gru")
+GATES = {"rnn": 1, "lstm": 4, "peephole": 4, "gru": 3}
+CONFIG = {"lstm_hidden": 192, "num_layers": 1, "batch_size": 32, "seq_len": 100, "lr": 2e-3,
+          "clip": 5.0, "dropout": 0.0, "minutes_per_cell": 3.0, "eval_every": 25,
+          "val_chars": 32_000, "dtype": "float32", "blas_threads": 1}
+
+
+def n_params(cell, H, V=65, layers=1):
+    """Parameters of a CharRNN (embedding of width V, `layers` layers of H units, read-out)."""
+    g = GATES[cell]
+    total = V * V + H * V + V
+    for layer in range(layers):
+        D = V if layer == 0 else H
+        total += g * H * (D + H + 1) + (3 * H if cell == "peephole" else 0)
+    return total
+
+
+def matched_hidden(cell, target, V=65, layers=1):
+    """The hidden size of `cell` whose parameter count is closest to `target`."""
+    return min(range(8, 4096), key=lambda H: abs(n_params(cell, H, V, layers) - target))
+
+
+def run(out="results/cells.json", cells=CELLS, seed=0, log=print, **over):
+    cfg = {**CONFIG, **over}
+    result = run_header("cells/1", seed)
+    target = n_params("lstm", cfg["lstm_hidden"], layers=cfg["num_layers"])
+    table = {}
+    for cell in cells:
+        H = matched_hidden(cell, target, layers=cfg["num_layers"])
+        r = train_charlm(cell=cell, hidden=H, layers=cfg["num_layers"], dropout=cfg["dropout"],
+                         batch=cfg["batch_size"], seq=cfg["seq_len"], lr=cfg["lr"],
+                         clip=cfg["clip"], minutes=cfg["minutes_per_cell"],
+                         eval_every=cfg["eval_every"], val_chars=cfg["val_chars"],
+                         dtype=cfg["dtype"], seed=seed, ckpt_dir=None, out=None,
+                         progress=False, sample_len=200, sample_every=10**9,
+                         threads=cfg["blas_threads"], log=log,
+                         max_steps=cfg.get("max_steps"))
+        f = r["final"]
+        table[cell] = {"hidden_dim": H, "params": r["params"], "steps": f["steps"],
+                       "sec_per_step": f["sec_per_step"], "best_val_loss": f["best_val_loss"],
+                       "final_val_loss": f["last_val_loss"], "curve": r["curve"],
+                       "sample": r["samples"][-1]["text"]}
+        log(f"{cell}: H={H}, {r['params']} params, {f['steps']} steps, "
+            f"{f['sec_per_step']:.2f} s/step, best val {f['best_val_loss']:.4f}")
+    result.update({"config": {"target_params": target, **cfg}, "cells": table,
+                   "order": list(cells)})
+    finish_header(result, note="all cells ran one after another in the same session")
+    if out:
+        write_json(out, result)
+        log(f"wrote {out}")
+    return result
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="results/cells.json")
+    ap.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
+    ap.add_argument("--minutes", type=float, default=CONFIG["minutes_per_cell"])
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    run(args.out, tuple(args.cells), args.seed, minutes_per_cell=args.minutes)
+
+
+if __name__ == "__main__":
+    main()
