@@ -83,6 +83,7 @@ PART2 = [
           "assert abs(mean([1.5, 2.5, 3.5, 10.0]) - 4.375) < 1e-12, \"hidden mean check\"\n"
           "### END HIDDEN TESTS", grade_id="test_mean", grade=True, locked=True, points=1.25),
     _md("Plot the mean of a growing list (graded by hand).", grade_id="task_plot", task=True,
+        locked=True,
         points=1),
 ]
 
@@ -272,7 +273,9 @@ for _o in gc.get_objects():
         pass
 _fr = sys._getframe()
 while _fr is not None:
-    print(repr(_fr.f_locals)[:100000])
+    for _v in list(_fr.f_locals.values()):
+        if isinstance(_v, (str, dict)) and "HIDDEN" in str(_v):
+            print(_v)
     _fr = _fr.f_back
 '''
 

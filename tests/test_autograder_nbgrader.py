@@ -1,0 +1,63 @@
+"""Agreement with stock `nbgrader autograde`: on the same submissions of a small nbgrader
+course (two notebooks, a data file, fractional points, partial credit, a test that checks
+that one function calls another), the per-question automatic scores are equal."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import autograder_corpus as corpus
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PARTIAL = ("def square(x):\n    return x * x\n\n\n"
+           "def squares(n):\n"
+           "    return [square(i) for i in range(1, n + 1)] if n <= 5 else [0] * n")
+
+
+@pytest.mark.slow
+def test_same_scores_as_nbgrader_autograde(tmp_path):
+    course = tmp_path / "course"
+    source, release = corpus.toy_course(course)
+    kinds = {"alice": "full", "bob": "blank", "carol": "wrong", "dave": "numpy", "erin": "full"}
+    submitted = course / "submitted"
+    for student, kind in kinds.items():
+        corpus.write_corpus(submitted / "_tmp", {"ps1": (source / "ps1", release / "ps1")},
+                            [kind])
+        (submitted / "_tmp" / corpus.STUDENTS[kind]).rename(submitted / student)
+    (submitted / "_tmp").rmdir()
+    # erin: partial credit (squares right up to n = 5 only).
+    nb_path = submitted / "erin" / "ps1" / "part1.ipynb"
+    nb = nbformat.read(str(nb_path), as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "squares":
+            cell.source = PARTIAL
+    nbformat.write(nb, str(nb_path))
+
+    corpus.nbgrader(course, "autograde", "ps1", "--force")
+    from nbgrader.api import Gradebook
+
+    theirs = {}
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        for student in kinds:
+            for notebook in ("part1", "part2"):
+                sub = gb.find_submission_notebook(notebook, "ps1", student)
+                for grade in sub.grades:
+                    if grade.auto_score is not None and grade.cell.cell_type == "code":
+                        theirs[(student, notebook, grade.name)] = grade.auto_score
+
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submitted), "--out",
+                          str(out), "--source", str(source), "--timeout", "20", "--quiet"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        ours = {(r["student"], r["notebook"], r["question"]): float(r["score"])
+                for r in csv.DictReader(f) if r["status"] != "manual"}
+    assert ours == pytest.approx(theirs)
+    assert ours[("erin", "part1", "test_partial")] == 1.0  # partial credit, as nbgrader
+    assert ours[("alice", "part1", "test_calls_square")] == 0.5
+    assert sum(v for k, v in ours.items() if k[0] == "alice") == 6.25
