@@ -25,6 +25,8 @@ def _check(w, dw):
     dw = np.asarray(dw)
     if dw.shape != w.shape:
         raise ValueError(f"dw must have the shape of w {w.shape}, got {dw.shape}")
+    if dw.dtype != w.dtype:
+        raise ValueError(f"dw must have the dtype of w ({w.dtype}), got {dw.dtype}")
     return w, dw
 
 

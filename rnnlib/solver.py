@@ -46,7 +46,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+
+# The plain text bar: a notebook widget bar would need widget JavaScript in the built book.
+from tqdm import tqdm
 
 from rnnlib.clip import clip_by_global_norm, clip_by_value, global_norm
 from rnnlib.optim import get_update_rule

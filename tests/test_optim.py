@@ -136,6 +136,12 @@ def test_shape_mismatch_raises(name):
         UPDATE_RULES[name](np.zeros((2, 3)), np.zeros((3, 2)))
 
 
+@pytest.mark.parametrize("name", sorted(UPDATE_RULES))
+def test_dtype_mismatch_raises(name):
+    with pytest.raises(ValueError, match="dtype"):
+        UPDATE_RULES[name](np.zeros(3, dtype=np.float32), np.zeros(3))
+
+
 def test_bad_state_shape_raises():
     with pytest.raises(ValueError, match="velocity"):
         sgd_momentum(np.zeros(3), np.zeros(3), {"velocity": np.zeros(4)})

@@ -2,8 +2,7 @@
 
 The models pick a cell by name; these helpers call the matching rnnlib.layers functions and
 return their gradients in a dict keyed by parameter name, so that a model's loss does not
-need one branch per cell. Nothing here reimplements a layer: the sequence versions with a
-carried cell state are loops over the layers' step functions.
+need one branch per cell. Nothing here reimplements a layer.
 """
 
 import numpy as np
@@ -16,12 +15,12 @@ from rnnlib.layers import (
     gru_forward,
     gru_step_forward,
     lstm_backward,
+    lstm_backward_state,
     lstm_forward,
-    lstm_step_backward,
+    lstm_forward_state,
     lstm_step_forward,
     peephole_lstm_backward,
     peephole_lstm_forward,
-    peephole_lstm_step_backward,
     peephole_lstm_step_forward,
     rnn_backward,
     rnn_forward,
@@ -68,8 +67,9 @@ def seq_forward(cell_type, x, h0, p, c0=None, A=None, need_cell=False):
     - p: dict with Wx, Wh, b (and Wp or Wattn).
     - c0: (N, H) initial cell state of an LSTM, or None for zeros.
     - A: (N, H, P, P) projected feature grid, for 'attention' only.
-    - need_cell: if True, the final cell state is returned too (forces the step loop for
-      LSTMs, since lstm_forward keeps it only inside its cache).
+    - need_cell: if True, the final cell state of an LSTM is returned too (then
+      lstm_forward_state runs instead of the graded lstm_forward, which starts from c = 0
+      and keeps the last cell state only inside its cache).
 
     Returns (h, c_last, cache): h (N, T, H), c_last (N, H) or None, and a cache for
     seq_backward.
@@ -84,29 +84,16 @@ def seq_forward(cell_type, x, h0, p, c0=None, A=None, need_cell=False):
         h, cache = attention_lstm_forward(x, A, p["Wx"], p["Wh"], p["Wattn"], p["b"])
         return h, None, cache
     if c0 is None and not need_cell:
-        # Zero initial cell: the vectorised sequence functions apply.
+        # Zero initial cell: the graded sequence functions apply.
         if cell_type == "lstm":
             h, cache = lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"])
         else:
             h, cache = peephole_lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"], p["Wp"])
         return h, None, ("seq", cache)
-    # A carried cell state: loop over the step functions, which take prev_c.
-    N, T, _ = x.shape
-    H = h0.shape[1]
-    prev_h = h0
-    prev_c = np.zeros_like(h0) if c0 is None else c0
-    h = np.empty((N, T, H), dtype=h0.dtype)
-    caches = []
-    for t in range(T):
-        if cell_type == "lstm":
-            prev_h, prev_c, step = lstm_step_forward(x[:, t], prev_h, prev_c,
-                                                     p["Wx"], p["Wh"], p["b"])
-        else:
-            prev_h, prev_c, step = peephole_lstm_step_forward(x[:, t], prev_h, prev_c,
-                                                              p["Wx"], p["Wh"], p["b"], p["Wp"])
-        h[:, t] = prev_h
-        caches.append(step)
-    return h, prev_c, ("steps", caches)
+    # A carried cell state (truncated BPTT): the vectorised LSTM that takes c0.
+    c0 = np.zeros_like(h0) if c0 is None else c0
+    h, c_last, cache = lstm_forward_state(x, h0, c0, p["Wx"], p["Wh"], p["b"], p.get("Wp"))
+    return h, c_last, ("state", cache)
 
 
 def seq_backward(cell_type, dh, cache):
@@ -135,26 +122,10 @@ def seq_backward(cell_type, dh, cache):
             return {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db}
         dx, dh0, dWx, dWh, db, dWp = peephole_lstm_backward(dh, inner)
         return {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db, "Wp": dWp}
-    T = len(inner)
-    dnext_h = np.zeros_like(dh[:, 0])
-    dnext_c = np.zeros_like(dnext_h)
-    dx = None
-    grads = {}
-    for t in reversed(range(T)):
-        if cell_type == "lstm":
-            dx_t, dnext_h, dnext_c, *dw = lstm_step_backward(dh[:, t] + dnext_h, dnext_c,
-                                                             inner[t])
-            names = ("Wx", "Wh", "b")
-        else:
-            dx_t, dnext_h, dnext_c, *dw = peephole_lstm_step_backward(dh[:, t] + dnext_h,
-                                                                      dnext_c, inner[t])
-            names = ("Wx", "Wh", "b", "Wp")
-        if dx is None:
-            dx = np.empty(dh.shape[:2] + dx_t.shape[1:], dtype=dx_t.dtype)
-        dx[:, t] = dx_t
-        for name, g in zip(names, dw, strict=True):
-            grads[name] = g if name not in grads else grads[name] + g
-    grads.update(x=dx, h0=dnext_h)
+    dx, dh0, _dc0, dWx, dWh, db, *dWp = lstm_backward_state(dh, inner)
+    grads = {"x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db}
+    if dWp:
+        grads["Wp"] = dWp[0]
     return grads
 
 
