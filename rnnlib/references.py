@@ -9,7 +9,7 @@ with the student's forward function.
 
 import numpy as np
 
-from rnnlib import bptt, clip, layers, ngram, sampling
+from rnnlib import bptt, caption_rnn, clip, layers, ngram, sampling
 
 __all__ = ["REFERENCES"]
 
@@ -215,3 +215,47 @@ def global_norm(c):
 def clip_by_global_norm(c):
     clipped, norm = clip.clip_by_global_norm({"dW": c["dW"], "db": c["db"]}, float(c["max_norm"]))
     return {"dW": clipped["dW"], "db": clipped["db"], "norm": np.float64(norm)}
+
+
+@_reference("dot_product_attention_forward")
+def dot_product_attention_forward(c):
+    attn, attn_weights, _ = layers.dot_product_attention_forward(c["prev_h"], c["A"])
+    return {"attn": attn, "attn_weights": attn_weights}
+
+
+@_reference("dot_product_attention_backward")
+def dot_product_attention_backward(c):
+    _, _, cache = layers.dot_product_attention_forward(c["prev_h"], c["A"])
+    return _outputs(("dprev_h", "dA"), layers.dot_product_attention_backward(c["dattn"], cache))
+
+
+@_reference("attention_lstm_forward")
+def attention_lstm_forward(c):
+    h, _ = layers.attention_lstm_forward(c["x"], c["A"], c["Wx"], c["Wh"], c["Wattn"], c["b"])
+    return {"h": h}
+
+
+@_reference("attention_lstm_backward")
+def attention_lstm_backward(c):
+    _, cache = layers.attention_lstm_forward(c["x"], c["A"], c["Wx"], c["Wh"], c["Wattn"],
+                                             c["b"])
+    grads = layers.attention_lstm_backward(c["dh"], cache)
+    return _outputs(("dx", "dA", "dWx", "dWh", "dWattn", "db"), grads)
+
+
+_CAPTIONING_PARAMS = ("W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab")
+
+
+@_reference("captioning_loss")
+def captioning_loss(c):
+    params = {k: c[k] for k in _CAPTIONING_PARAMS}
+    loss, grads = caption_rnn.captioning_loss(c["features"], c["captions"], params)
+    return {"loss": np.float64(loss), **{"d" + k: grads[k] for k in _CAPTIONING_PARAMS}}
+
+
+@_reference("greedy_sample")
+def greedy_sample(c):
+    params = {k: c[k] for k in _CAPTIONING_PARAMS}
+    captions = caption_rnn.greedy_sample(c["features"], params, int(c["start_idx"]),
+                                         int(c["max_length"]))
+    return {"captions": captions}

@@ -50,7 +50,8 @@ TEMPLATES = ROOT / "scripts" / "exercise_templates"
 SOLUTIONS = ROOT / "solutions"
 
 #: Where the generator looks for a graded function named in a template.
-MODULES = ("rnnlib.layers", "rnnlib.ngram", "rnnlib.sampling", "rnnlib.bptt", "rnnlib.clip")
+MODULES = ("rnnlib.layers", "rnnlib.ngram", "rnnlib.sampling", "rnnlib.bptt", "rnnlib.clip",
+           "rnnlib.caption_rnn")
 
 HIDDEN_NOTE = "# Hidden tests (graded): {name} on other sizes and seeds."
 

@@ -80,13 +80,29 @@ def test_there_is_something_to_scan(texts):
     assert graded_names()
 
 
+def body_block(name):
+    """The body's code lines (no comments, blank lines or input checks), stripped and joined:
+    catches a short body such as `out = W[x]; cache = (x, W); return out, cache` whose lines
+    are each too generic to look for alone."""
+    _, body = make_solutions.split_function(make_solutions.find_function(name))
+    lines = [line.strip() for line in body]
+    return "\n".join(line for line in lines if line and not line.startswith("#")
+                     and not any(v in line for v in VALIDATION))
+
+
+def stripped(text):
+    return "\n".join(line.strip() for line in text.split("\n") if line.strip()
+                     and not line.strip().startswith("#"))
+
+
 @pytest.mark.parametrize("name", graded_names())
 def test_no_graded_body_in_the_release(texts, name):
-    lines = body_lines(name)
-    assert lines, f"{name} has no body line to look for"
+    lines, block = body_lines(name), body_block(name)
+    assert block, f"{name} has no body to look for"
     for path, text in texts:
         leaked = [line for line in lines if line in text]
         assert not leaked, f"{path} holds the body of {name}: {leaked[:3]}"
+        assert block not in stripped(text), f"{path} holds the body of {name}"
 
 
 def test_no_hidden_test_or_marker_in_the_release(texts):
@@ -97,6 +113,15 @@ def test_no_hidden_test_or_marker_in_the_release(texts):
         assert not leaked, f"{path} holds hidden test lines: {leaked[:3]}"
         markers = [m for m in MARKERS if m in text]
         assert not markers, f"{path} holds nbgrader markers {markers}"
+
+
+def test_the_scan_finds_a_planted_short_body(tmp_path):
+    # The real body, re-indented and with a comment between its lines, as a student
+    # notebook would hold it.
+    block = body_block("word_embedding_forward")
+    planted = "\n\n    # paste\n".join("    " + line for line in block.split("\n"))
+    assert block and block in stripped(f"def f(x, W):\n{planted}\n")
+    assert block not in stripped(f"def f(x, W):\n{planted.replace('return', 'print')}\n")
 
 
 def test_the_scan_finds_a_planted_leak(tmp_path):

@@ -176,3 +176,44 @@ def gradient_norm_by_distance(rng, N, T, D, H, wh_scale=1.0):
 @_generator("global_norm", "clip_by_global_norm")
 def gradients(rng, D, H, max_norm=1.0):
     return {"dW": _normal(rng, D, H), "db": _normal(rng, H), "max_norm": np.float64(max_norm)}
+
+
+@_generator("dot_product_attention_forward", "dot_product_attention_backward")
+def dot_product_attention(rng, N, H, P):
+    return {"prev_h": _normal(rng, N, H), "A": _normal(rng, N, H, P, P),
+            "dattn": _normal(rng, N, H)}
+
+
+@_generator("attention_lstm_forward", "attention_lstm_backward")
+def attention_lstm(rng, N, T, D, H, P):
+    return {"x": _normal(rng, N, T, D), "A": _normal(rng, N, H, P, P),
+            "Wx": _normal(rng, D, 4 * H, scale=1 / np.sqrt(D)),
+            "Wh": _normal(rng, H, 4 * H, scale=1 / np.sqrt(H)),
+            "Wattn": _normal(rng, H, 4 * H, scale=1 / np.sqrt(H)),
+            "b": _normal(rng, 4 * H, scale=0.5), "dh": _normal(rng, N, T, H)}
+
+
+CAPTIONING_PARAMS = ("W_proj", "b_proj", "W_embed", "Wx", "Wh", "b", "W_vocab", "b_vocab")
+
+
+def _captioning_params(rng, D, W, H, V):
+    return {"W_proj": _normal(rng, D, H, scale=1 / np.sqrt(D)), "b_proj": _normal(rng, H),
+            "W_embed": _normal(rng, V, W), "Wx": _normal(rng, W, H, scale=1 / np.sqrt(W)),
+            "Wh": _normal(rng, H, H, scale=1 / np.sqrt(H)), "b": _normal(rng, H, scale=0.5),
+            "W_vocab": _normal(rng, H, V, scale=1 / np.sqrt(H)), "b_vocab": _normal(rng, V)}
+
+
+@_generator("captioning_loss")
+def captioning_loss(rng, N, T, D, W, H, V):
+    captions = rng.integers(1, V, size=(N, T))
+    # Captions of random lengths, padded with <NULL> = 0 (the first word is always there).
+    lengths = rng.integers(2, T + 1, size=N)
+    captions[np.arange(T)[None, :] >= lengths[:, None]] = 0
+    return {"features": _normal(rng, N, D), "captions": captions,
+            **_captioning_params(rng, D, W, H, V)}
+
+
+@_generator("greedy_sample")
+def greedy_sample(rng, N, D, W, H, V, max_length):
+    return {"features": _normal(rng, N, D), "start_idx": np.int64(1),
+            "max_length": np.int64(max_length), **_captioning_params(rng, D, W, H, V)}
