@@ -90,6 +90,10 @@ def check_cases(question, outputs):
         for k in keys:
             if k not in got:
                 return False, f"{name}: output {k} missing"
+            if ref[k].ndim == 0 and got[k].shape == (1,):
+                # rnntools.grading.submit encodes with np.ascontiguousarray, which turns a
+                # scalar into shape (1,).
+                got[k] = got[k].reshape(())
             if got[k].shape != ref[k].shape:
                 return False, f"{name}: {k} has shape {got[k].shape}, expected {ref[k].shape}"
             err = rel_error(got[k].astype(np.float64), ref[k].astype(np.float64))

@@ -27,9 +27,10 @@ TIMEOUT = "5"
 MEMORY = "1024"
 
 
-def real_assignments(limit=2):
+def real_assignments(limit=2, prefer=("02_rnn", "05_lstm")):
     found = []
-    for src in sorted((ROOT / "solutions").glob("*")):
+    names = sorted((ROOT / "solutions").glob("*"), key=lambda p: (p.name not in prefer, p.name))
+    for src in names:
         rel = ROOT / "exercises" / src.name
         if src.is_dir() and any(src.glob("*.ipynb")) and rel.is_dir():
             found.append((src.name, src, rel))
