@@ -260,3 +260,30 @@ def test_bad_input():
         CharRNN(V, H, dropout=1.0)
     with pytest.raises(ValueError, match="num_layers"):
         CharRNN(V, H, num_layers=0)
+
+
+def test_solver_resume_with_carried_state_and_dropout(tmp_path):
+    # Interrupted mid-epoch and resumed, a dropout CharRNN run equals the uninterrupted run:
+    # the checkpoint holds the carried state, the batcher's position and the dropout rng.
+    text = "the quick brown fox jumps over the lazy dog. " * 8
+    vocab = CharVocab(text)
+    data = vocab.encode(text)
+
+    def run(num_iterations, ckpt=None, resume=False):
+        batcher = BPTTBatcher(data, batch_size=3, seq_len=10)  # 11 chunks per epoch
+        model = CharRNN(vocab.size, 8, cell_type="lstm", num_layers=2, dropout=0.2,
+                        seed=0 if not resume else 5)
+        solver = Solver(model, sample_batch=batcher.sample_batch, update_rule="adam",
+                        optim_config={"learning_rate": 5e-3}, num_iterations=num_iterations,
+                        clip_norm=1.0, checkpoint_path=ckpt, verbose=False, seed=0,
+                        val_fn=lambda m: m.evaluate(data, batch_size=2, seq_len=20))
+        if resume:
+            solver.resume(ckpt)
+        return solver.train()
+
+    full = run(16)
+    run(7, ckpt=tmp_path / "ck")
+    resumed = run(16, ckpt=tmp_path / "ck", resume=True)
+    assert resumed.loss_history == full.loss_history
+    for k in full.model.params:
+        np.testing.assert_array_equal(resumed.model.params[k], full.model.params[k])
