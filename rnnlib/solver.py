@@ -115,7 +115,7 @@ class Solver:
     - num_iterations: total number of updates; overrides num_epochs.
     - iterations_per_epoch: updates per epoch; default: len(training data) // batch_size for
       the default samplers, len(owner) when sample_batch is a bound method of an object with
-      a length (``BPTTBatcher.sample_batch``), else 1.
+      a length (``BPTTBatcher.sample_batch``), else num_iterations (one epoch).
     - sample_batch: callable ``sample_batch(rng) -> tuple | dict`` giving the arguments of
       ``model.loss`` for one step.
     - val_fn: callable ``val_fn(model) -> float``, a validation loss (lower is better),
@@ -207,7 +207,15 @@ class Solver:
             self.sample_batch = sample_batch
             if iterations_per_epoch is None:
                 owner = getattr(sample_batch, "__self__", None)
-                iterations_per_epoch = len(owner) if hasattr(owner, "__len__") else 1
+                if hasattr(owner, "__len__"):
+                    iterations_per_epoch = len(owner)
+                elif num_iterations is not None:
+                    iterations_per_epoch = num_iterations  # the whole run is one epoch
+                else:
+                    raise ValueError(
+                        "iterations_per_epoch or num_iterations must be given when "
+                        "sample_batch has no length"
+                    )
         elif data is not None and {"X_train", "y_train"} <= data.keys():
             self._classification = True
             self.sample_batch = self._sample_classification

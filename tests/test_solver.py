@@ -244,6 +244,15 @@ def test_captioning_data_sampler_uses_image_indices():
     np.testing.assert_array_equal(features[:, 0], captions[:, 1])
 
 
+def test_plain_sample_batch_needs_a_length():
+    model = SoftmaxClassifier(2, 3)
+    X, y = blobs(20)
+    with pytest.raises(ValueError, match="iterations_per_epoch"):
+        Solver(model, sample_batch=lambda rng: (X, y))
+    solver = Solver(model, sample_batch=lambda rng: (X, y), num_iterations=7, verbose=False)
+    assert solver.iterations_per_epoch == 7 and solver.num_epochs == 1
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="update_rule"):
         Solver(SoftmaxClassifier(2, 3), classification_data(), update_rule="nope")
