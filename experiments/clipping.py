@@ -17,7 +17,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from rnnlib.clip import clip_by_global_norm, global_norm
-from rnnlib.data import CharVocab
+from rnnlib.data import CharVocab, load_tinyshakespeare
 from rnnlib.models import CharRNN
 from rnnlib.optim import sgd
 from rnnlib.train import finish_header, run_header, split_text, streams, write_json
@@ -66,8 +66,7 @@ def train_run(cfg, train, V, seed, clip):
 def run(out="results/clipping.json", seed=0, log=print, **over):
     cfg = {**CONFIG, **over}
     result = run_header("clipping/1", seed)
-    with open("data/tinyshakespeare.txt", encoding="utf-8") as f:
-        text = f.read()
+    text = load_tinyshakespeare()
     vocab = CharVocab(text)
     train_text, _ = split_text(text)
     train = streams(np.asarray(vocab.encode(train_text[: cfg["train_chars"]])), cfg["batch_size"])

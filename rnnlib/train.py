@@ -301,7 +301,12 @@ def train_charlm(cfg=None, log=print, **overrides):
             return train_charlm({**cfg, "threads": None, "threads_used": cfg["threads"]},
                                 log=log)
     result = run_header("charlm/1", cfg["seed"], command=cfg.get("command"))
-    with open(cfg["data"], encoding="utf-8") as f:
+    path = cfg["data"]
+    if path == DEFAULTS["data"] and not os.path.exists(path):
+        from rnnlib.data import tinyshakespeare_path
+
+        path = tinyshakespeare_path()  # run from outside the repository root
+    with open(path, encoding="utf-8") as f:
         text = f.read()
     vocab = CharVocab(text)
     train_text, val_text = split_text(text)

@@ -1,0 +1,116 @@
+"""Smoke tests of the character-model training CLI (rnnlib.train): a few steps on tiny data."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from rnnlib import train
+from rnnlib.data import load_tinyshakespeare, tinyshakespeare_path, train_val_split
+
+TINY = {"data": str(tinyshakespeare_path()), "cell": "lstm", "hidden": 16, "layers": 2,
+        "dropout": 0.3, "batch": 4, "seq": 12, "lr": 5e-3, "lr_schedule": "constant",
+        "clip": 5.0, "minutes": 10.0, "eval_every": 3, "val_chars": 600, "train_chars": 3000,
+        "sample_len": 20, "sample_every": 1, "progress": False, "seed": 3}
+
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """Small matrices on a shared machine: one BLAS thread avoids threads waiting on each
+    other (scoped to each test; no environment variable is changed)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def quiet(_msg):
+    pass
+
+
+def test_charlm_smoke_writes_results_and_checkpoints(tmp_path):
+    out = tmp_path / "charlm.json"
+    res = train.train_charlm(TINY, log=quiet, max_steps=6, ckpt_dir=str(tmp_path / "ck"),
+                             out=str(out))
+    on_disk = json.loads(out.read_text())
+    for key in ("schema", "command", "git_rev", "seed", "date", "machine", "config", "params",
+                "curve", "samples", "final"):
+        assert key in on_disk, key
+    assert on_disk["schema"] == "charlm/1" and on_disk["seed"] == 3
+    curve = res["curve"]
+    assert curve["step"] == [0, 3, 6]
+    assert len({len(v) for v in curve.values()}) == 1
+    # From the uniform guess log(65) = 4.17, six Adam steps must bring validation down.
+    assert curve["val_loss"][0] == pytest.approx(math.log(65), abs=0.1)
+    assert res["final"]["best_val_loss"] < curve["val_loss"][0]
+    assert res["final"]["bpc"] == pytest.approx(res["final"]["best_val_loss"] / math.log(2))
+    assert res["final"]["steps"] == 6
+    assert all(isinstance(s["text"], str) and len(s["text"]) >= 20 for s in res["samples"])
+    for name in ("best.npz", "best.json", "last.npz", "last.json"):
+        assert (tmp_path / "ck" / name).exists(), name
+
+
+def test_resume_continues_exactly(tmp_path):
+    """3 steps + resume for 3 more gives the parameters of 6 uninterrupted steps.
+
+    The optimiser moments, the carried hidden state, the data position and the dropout
+    generator are all restored; any one missing changes the parameters.
+    """
+    straight = train.train_charlm(TINY, log=quiet, max_steps=6, ckpt_dir=str(tmp_path / "a"))
+    train.train_charlm(TINY, log=quiet, max_steps=3, ckpt_dir=str(tmp_path / "b"))
+    resumed = train.train_charlm(TINY, log=quiet, max_steps=6, ckpt_dir=str(tmp_path / "b"),
+                                 resume=True)
+    assert resumed["final"]["steps"] == 6
+    assert resumed["curve"]["step"] == straight["curve"]["step"]
+    np.testing.assert_allclose(resumed["curve"]["val_loss"], straight["curve"]["val_loss"],
+                               rtol=1e-5)
+    with np.load(tmp_path / "a" / "last.npz") as a, np.load(tmp_path / "b" / "last.npz") as b:
+        assert set(a.files) == set(b.files)
+        for k in a.files:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-7, err_msg=k)
+
+
+def test_cli_main(tmp_path, capsys):
+    out = tmp_path / "cli.json"
+    train.main(["charlm", "--cell", "gru", "--hidden", "8", "--layers", "1", "--batch", "2",
+                "--seq", "8", "--max-steps", "2", "--eval-every", "2", "--val-chars", "200",
+                "--train-chars", "1000", "--sample-len", "10", "--ckpt-dir",
+                str(tmp_path / "ck"), "--out", str(out), "--no-progress", "--threads", "1"])
+    res = json.loads(out.read_text())
+    assert res["command"].startswith("python -m rnnlib.train charlm --cell gru")
+    assert res["config"]["cell"] == "gru" and res["config"]["blas_threads"] == 1
+    assert "best val" in capsys.readouterr().out
+
+
+def test_split_matches_rnnlib_data():
+    text = load_tinyshakespeare()
+    assert train.split_text(text) == train_val_split(text)
+
+
+def test_lr_schedule_endpoints():
+    assert train.lr_at("constant", 1e-3, 0.7) == 1e-3
+    assert train.lr_at("cosine", 1e-3, 0.0) == pytest.approx(1e-3)
+    assert train.lr_at("cosine", 1e-3, 1.0, min_frac=0.1) == pytest.approx(1e-4)
+    assert train.lr_at("cosine", 1e-3, 0.5, min_frac=0.0) == pytest.approx(5e-4)
+    assert train.lr_at("cosine", 1e-3, 0.0, warmup_frac=0.1) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="schedule"):
+        train.lr_at("linear", 1e-3, 0.5)
+
+
+def test_write_json_and_subsample(tmp_path):
+    path = tmp_path / "sub" / "x.json"
+    train.write_json(str(path), {"a": np.float32(1.5), "b": [float("nan"), np.int64(2)],
+                                 "c": np.arange(3)})
+    assert json.loads(path.read_text()) == {"a": 1.5, "b": [None, 2], "c": [0, 1, 2]}
+    curve = {"step": list(range(1000)), "loss": list(range(1000))}
+    sub = train.subsample_curve(curve, max_points=50)
+    assert len(sub["step"]) <= 50 and sub["step"][0] == 0 and sub["step"][-1] == 999
+    assert sub["step"] == sub["loss"]
+
+
+def test_run_header_records_provenance():
+    h = train.finish_header(train.run_header("x/1", 5, command="python -m x"))
+    assert h["command"] == "python -m x" and h["seed"] == 5
+    assert len(h["git_rev"]) >= 7 and h["date"].startswith("20")
+    assert len(h["machine"]["loadavg_start"]) == 3 and "load average" in h["machine"]["note"]

@@ -1,0 +1,115 @@
+"""Smoke tests of the training experiments (copy task, gradient norms, clipping, cells)."""
+
+import importlib
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from experiments import all as all_experiments
+from experiments import cells, clipping, copy_task, gradnorm
+from rnnlib.gradcheck import eval_numerical_gradient, rel_error
+from rnnlib.models import CharRNN
+from rnnlib.train import count_params
+
+SMALL = {"num_symbols": 3, "num_distractors": 2, "embed_dim": 4, "hidden_dim": 5}
+
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """Small matrices on a shared machine: one BLAS thread avoids threads waiting on each
+    other (scoped to each test; no environment variable is changed)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def test_copy_batch_layout():
+    rng = np.random.default_rng(0)
+    x, y = copy_task.make_batch(rng, 50, 6, 4, 3)
+    assert x.shape == (50, 7) and y.shape == (50,)
+    assert (x[:, 0] == y).all() and (y < 4).all()
+    assert ((x[:, 1:6] >= 4) & (x[:, 1:6] < 7)).all()
+    assert (x[:, 6] == 7).all()
+
+
+@pytest.mark.parametrize("cell", copy_task.CELLS)
+def test_copy_model_gradients(cell):
+    """The hand-assembled copy-task model agrees with numerical gradients (float64)."""
+    rng = np.random.default_rng(1)
+    S, Dn = SMALL["num_symbols"], SMALL["num_distractors"]
+    p = copy_task.init_params(cell, S + Dn + 1, SMALL["embed_dim"], SMALL["hidden_dim"], S, rng)
+    if cell == "peephole":
+        p["Wp"] = rng.standard_normal(p["Wp"].shape) * 0.5
+    x, y = copy_task.make_batch(rng, 3, 4, S, Dn)
+    _, grads, _ = copy_task.loss_and_grads(cell, p, x, y)
+    for name in p:
+        num = eval_numerical_gradient(lambda _: copy_task.loss_and_grads(cell, p, x, y)[0],
+                                      p[name], verbose=False)
+        assert rel_error(num, grads[name]) < 1e-6, name
+
+
+def test_copy_task_short_delay_is_learned():
+    cfg = {**copy_task.CONFIG, "hidden_dim": 16, "max_steps": 250, "max_seconds": 60.0,
+           "test_size": 200, "lr": 1e-2}
+    r = copy_task.train_copy("gru", 2, cfg, seed=0)
+    assert r["steps"] == 250
+    assert r["accuracy"] > 0.9
+
+
+def test_copy_run_writes_table(tmp_path):
+    res = copy_task.run(str(tmp_path / "c.json"), cells=("rnn",), delays=(2, 3),
+                        log=lambda s: None, max_steps=3, test_size=10, hidden_dim=4)
+    row = res["cells"]["rnn"]
+    assert res["delays"] == [2, 3] and len(row["accuracy"]) == 2 and row["steps"] == [3, 3]
+    assert res["chance"] == pytest.approx(1 / copy_task.CONFIG["num_symbols"])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_gradient_norms_by_distance(cell):
+    rng = np.random.default_rng(2)
+    S, Dn = SMALL["num_symbols"], SMALL["num_distractors"]
+    p = copy_task.init_params(cell, S + Dn + 1, 4, 6, S, rng)
+    x, y = copy_task.make_batch(rng, 8, 30, S, Dn)
+    h_norms, c_norms = gradnorm.gradient_norms(cell, p, x, y)
+    assert len(h_norms) == 31 and all(np.isfinite(h_norms))
+    assert (c_norms is None) == (cell == "rnn")
+    # The last step's gradient is the read-out's, per example: |dscores @ W_out.T|.
+    _, _, scores = copy_task.loss_and_grads(cell, p, x, y)
+    probs = np.exp(scores - scores.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    probs[np.arange(8), y] -= 1
+    expected = np.linalg.norm(probs @ p["W_out"].T, axis=1).mean()
+    assert h_norms[0] == pytest.approx(expected, rel=1e-10)
+    # At initialisation the gradient fades with distance.
+    assert h_norms[-1] < 0.1 * h_norms[0]
+
+
+def test_clipping_runs_bound_the_step():
+    text = "to be or not to be, that is the question. " * 200
+    ids = np.array([ord(c) % 20 for c in text])
+    train = ids[: 4 * (len(ids) // 4)].reshape(4, -1)
+    cfg = {**clipping.CONFIG, "hidden_dim": 8, "seq_len": 10, "steps": 4}
+    plain = clipping.train_run(cfg, train, 20, seed=0, clip=False)
+    clipped = clipping.train_run(cfg, train, 20, seed=0, clip=True)
+    assert plain["step"] == clipped["step"] == [1, 2, 3, 4]
+    # Same seed, same first batch: the first loss and gradient norm are identical.
+    assert plain["loss"][0] == pytest.approx(clipped["loss"][0])
+    assert plain["grad_norm"][0] == pytest.approx(clipped["grad_norm"][0])
+
+
+@pytest.mark.parametrize("cell", cells.CELLS)
+def test_cells_parameter_count(cell):
+    target = cells.n_params("lstm", 64)
+    H = cells.matched_hidden(cell, target)
+    actual = count_params(CharRNN(65, H, cell).params)
+    assert actual == cells.n_params(cell, H)
+    assert abs(actual - target) / target < 0.01
+
+
+def test_all_lists_runnable_experiments():
+    names = all_experiments.steps()
+    assert names[:5] == ["copy_task", "gradnorm", "clipping", "cells", "charlm"]
+    for name in names:
+        assert callable(importlib.import_module(f"experiments.{name}").main)
+
