@@ -23,7 +23,7 @@ from autograder.plan import load_plans
 from autograder.sandbox import BASE_UID
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = "5"
+TIMEOUT = "8"
 MEMORY = "1024"
 
 
