@@ -116,7 +116,13 @@ def test_truncated_bptt_matches_full_bptt_on_first_chunk(cell, layers):
     np.testing.assert_allclose(scores2, scores_full[:, T:], rtol=1e-12, atol=1e-12)
     for k in state_full:
         np.testing.assert_allclose(state2[k], state_full[k], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(state1["h"][-1], model.forward(x[:, :T])[1]["h"][-1])
+    # and its h is the full pass's hidden state at step T, in every layer
+    _, _, hidden = model.forward(x, return_hidden=True)
+    assert len(hidden) == layers and hidden[0].shape == (2, 2 * T, H)
+    for layer in range(layers):
+        np.testing.assert_allclose(state1["h"][layer], hidden[layer][:, T - 1], atol=1e-14)
+    if "c" in state1:  # the c part is checked through the second chunk's scores above
+        assert not np.allclose(state1["c"], 0)
 
     # The chunk-1 gradients are the gradients of the first-chunk part of the full pass.
     def first_chunk_part(_):

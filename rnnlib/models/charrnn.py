@@ -139,11 +139,12 @@ class CharRNN:
         state = self._check_state(h0, N)
         use_dropout = mode == "train" and self.dropout > 0
         inp, embed_cache = word_embedding_forward(x, self.params["W_embed"])
-        caches, h_last, c_last = [], [], []
+        caches, h_last, c_last, hidden = [], [], [], []
         for layer in range(1, self.num_layers + 1):
             c0 = state["c"][layer - 1] if self.cell_type in HAS_CELL else None
             h, c, cache = seq_forward(self.cell_type, inp, state["h"][layer - 1],
                                       self._layer(layer), c0=c0, need_cell=c0 is not None)
+            hidden.append(h)
             h_last.append(h[:, -1])
             c_last.append(c)
             drop_cache = None
@@ -160,21 +161,26 @@ class CharRNN:
         new_state = {"h": np.stack(h_last)}
         if self.cell_type in HAS_CELL:
             new_state["c"] = np.stack(c_last)
-        return scores, new_state, (embed_cache, caches, vocab_cache)
+        return scores, new_state, (embed_cache, caches, vocab_cache), hidden
 
-    def forward(self, x, h0=None, mode="test"):
+    def forward(self, x, h0=None, mode="test", return_hidden=False):
         """Scores for every position of x, without gradients (evaluation, sampling, plots).
 
         Inputs:
         - x: integer array of shape (N, T), character ids.
         - h0: state from a previous chunk, or None for zeros.
         - mode: 'test' (no dropout) or 'train'.
+        - return_hidden: also return the hidden states of every layer at every step.
 
         Returns a tuple of:
         - scores: array of shape (N, T, V), unnormalised log-probabilities of the next char.
         - state: the state after the last step (see the module docstring).
+        - hidden (only if return_hidden): list of L arrays of shape (N, T, H), layer l's
+          hidden state h_t at every step (before dropout), e.g. to plot what a unit tracks.
         """
-        scores, state, _ = self._forward(x, h0, mode)
+        scores, state, _, hidden = self._forward(x, h0, mode)
+        if return_hidden:
+            return scores, state, hidden
         return scores, state
 
     def loss(self, x, y, h0=None, mode="train"):
@@ -195,7 +201,7 @@ class CharRNN:
         self._check_ids("y", y)
         if y.shape != x.shape:
             raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
-        scores, state, (embed_cache, caches, vocab_cache) = self._forward(x, h0, mode)
+        scores, state, (embed_cache, caches, vocab_cache), _ = self._forward(x, h0, mode)
         N, T = y.shape
         loss, dscores = temporal_softmax_loss(scores, y, np.ones((N, T), dtype=bool))
         loss /= T
