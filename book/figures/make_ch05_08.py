@@ -236,12 +236,12 @@ def captioning():
          '<rect x="66" y="160" width="32" height="32" fill="#3182ce"/>',
          text(65, 230, "image", cls="small"), text(65, 245, "3\u00d732\u00d732", cls="small")]
     b += [path("M 110 165 L 140 165")]
-    b += [f'<rect x="142" y="110" width="110" height="110" rx="8" fill="#fefcbf" stroke="{INK}"/>',
-          text(197, 135, "CNN", ), text(197, 158, "2 \u00d7 conv, stride 2", cls="small"),
-          text(197, 176, "residual block", cls="small"),
-          text(197, 194, "1\u00d71 conv: grid", cls="small"),
-          text(197, 212, "affine: vector", cls="small")]
-    b += [path("M 252 165 L 290 165"), text(272, 150, "(D,)", cls="small")]
+    b += [f'<rect x="140" y="110" width="126" height="110" rx="8" fill="#fefcbf" stroke="{INK}"/>',
+          text(203, 135, "CNN", ), text(203, 158, "2 \u00d7 conv, stride 2", cls="small"),
+          text(203, 176, "residual block", cls="small"),
+          text(203, 194, "1\u00d71 conv: grid", cls="small"),
+          text(203, 212, "affine: vector", cls="small")]
+    b += [path("M 266 165 L 290 165"), text(278, 150, "(D,)", cls="small")]
     b += box(320, 165, "W_proj", "#e2e8f0", w=60)
     b += [path("M 320 148 L 320 80 L 372 80"), sym(346, 70, "h", "0")]
     words_in = ["&lt;START&gt;", "a", "red", "circle"]
