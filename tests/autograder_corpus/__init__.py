@@ -166,6 +166,26 @@ def _functions(source):
         return []
 
 
+def _return_arity(source_nb):
+    """{function: number of values its (source) return statement returns}."""
+    arity = {}
+    for cell in source_nb.cells:
+        if cell.cell_type != "code" or not _flags(cell).get("solution"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for fn in tree.body:
+            if isinstance(fn, ast.FunctionDef):
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.Return) and node.value is not None:
+                        value = node.value
+                        arity[fn.name] = len(value.elts) if isinstance(value, ast.Tuple) else 1
+                        break
+    return arity
+
+
 def _first_solution_function(source_nb):
     for cell in source_nb.cells:
         if cell.cell_type == "code" and _flags(cell).get("solution"):
@@ -288,8 +308,8 @@ MEMORY = ("def {f}(*args, **kwargs):\n    import numpy\n    hog = []\n    while 
 FORK_BOMB = ("import os\n\ndef _bomb():\n    while True:\n        try:\n            os.fork()\n"
              "        except OSError:\n            pass\n\n_bomb()")
 
-VARIANTS = ["full", "blank", "wrong", "numpy", "emptied", "echo", "reader", "loop", "hang",
-            "crash", "memory", "forkbomb", "corrupt", "missing"]
+VARIANTS = ["full", "blank", "wrong", "numpy", "override", "emptied", "echo", "reader", "loop",
+            "hang", "crash", "memory", "forkbomb", "corrupt", "missing"]
 
 
 def make_variant(kind, source_nb, release_nb):
@@ -309,6 +329,20 @@ def make_variant(kind, source_nb, release_nb):
                 cell.source = "\n".join(
                     f"def {n}(*a, **k):\n    return (np.zeros((2, 2)),) * 8\n" for n in names)
         nb.cells.insert(0, new_code_cell(NUMPY_PATCH))
+        return nb
+    if kind == "override":
+        # Garbage answers, with the in-kernel checker replaced by one that accepts anything
+        # (stock nbgrader then gives full marks; the outside comparison must not).
+        nb = copy.deepcopy(release_nb)
+        arity = _return_arity(source_nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and _flags(cell).get("solution"):
+                stubs = []
+                for n in _functions(cell.source):
+                    k = arity.get(n, 1)
+                    value = "np.zeros((2, 2))" if k == 1 else f"(np.zeros((2, 2)),) * {k}"
+                    stubs.append(f"def {n}(*a, **k):\n    return {value}\n")
+                cell.source = "\n".join(stubs + ["def check(*a, **k):\n    return None\n"])
         return nb
     if kind == "emptied":
         for cell in full.cells:
@@ -340,7 +374,8 @@ def make_variant(kind, source_nb, release_nb):
 
 
 STUDENTS = {"full": "Zoë Brontë", "blank": "blank student", "wrong": "Łukasz Wrong",
-            "numpy": "numpy patcher", "emptied": "emptied tests", "echo": "echo hook",
+            "numpy": "numpy patcher", "override": "checker overrider",
+            "emptied": "emptied tests", "echo": "echo hook",
             "reader": "fs reader", "loop": "slow loop", "hang": "hangs forever",
             "crash": "crash", "memory": "memory bomb", "forkbomb": "fork bomb",
             "corrupt": "corrupt json", "missing": "李 雷 missing"}
@@ -385,6 +420,7 @@ def expected_status(kind, question_index, visible_text):
         "full": ("max", "ok"), "echo": ("max", "ok"), "reader": ("max", "ok"),
         "forkbomb": ("max", "ok"),
         "blank": ("zero", "failed"), "numpy": ("zero", "failed"),
+        "override": ("zero", "failed"),
         "emptied": ("zero", "tampered"),
         "corrupt": ("zero", "invalid"), "missing": ("zero", "missing"),
         "hang": ("max", "ok") if first else ("zero", "timeout"),
