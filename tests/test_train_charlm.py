@@ -75,11 +75,12 @@ def test_cli_main(tmp_path, capsys):
     out = tmp_path / "cli.json"
     train.main(["charlm", "--cell", "gru", "--hidden", "8", "--layers", "1", "--batch", "2",
                 "--seq", "8", "--max-steps", "2", "--eval-every", "2", "--val-chars", "200",
-                "--train-chars", "1000", "--sample-len", "10", "--ckpt-dir",
+                "--train-chars", "1000", "--sample-len", "10", "--clock", "cpu", "--ckpt-dir",
                 str(tmp_path / "ck"), "--out", str(out), "--no-progress", "--threads", "1"])
     res = json.loads(out.read_text())
     assert res["command"].startswith("python -m rnnlib.train charlm --cell gru")
     assert res["config"]["cell"] == "gru" and res["config"]["blas_threads"] == 1
+    assert res["config"]["clock"] == "cpu" and len(res["curve"]["wall_s"]) == 2
     assert "best val" in capsys.readouterr().out
 
 
