@@ -135,7 +135,8 @@ def run_timing(out="results/book_gated_timing.json", log=print, **over):
                                "max_seconds is only a safety bound")
     if out:
         write_json(out, result)
-        log(f"wrote {out}")
+        if log:
+            log(f"wrote {out}")
     return result
 
 
