@@ -168,11 +168,20 @@ def run(out="results/copy_task.json", cells=CELLS, delays=DELAYS, seed=0, log=pr
     table = {}
     # These matrices are small: one BLAS thread is much faster than two that wait for each
     # other on a shared machine (measured 30x under load).
+    keys = ("accuracy", "steps", "time_s", "final_loss")
     with threadpool_limits(limits=1, user_api="blas"):
         for cell in cells:
-            rows = [train_copy(cell, k, cfg, seed, log) for k in delays]
-            table[cell] = {key: [r[key] for r in rows]
-                           for key in ("accuracy", "steps", "time_s", "final_loss")}
+            table[cell] = {key: [] for key in keys}
+            for k in delays:
+                r = train_copy(cell, k, cfg, seed, log)
+                for key in keys:
+                    table[cell][key].append(r[key])
+                if out:
+                    # A partial file after every run (rows shorter than `delays`), so an
+                    # interrupted sweep keeps what it did; merge() reads such files.
+                    write_json(out, dict(result, config=cfg, delays=list(delays),
+                                         chance=1 / cfg["num_symbols"], cells=table,
+                                         order=list(table), partial=True))
     result.update({"config": cfg, "delays": list(delays), "chance": 1 / cfg["num_symbols"],
                    "cells": table, "order": list(cells)})
     finish_header(result, note="runs are bounded by max_steps (max_seconds is only a safety "
@@ -184,10 +193,12 @@ def run(out="results/copy_task.json", cells=CELLS, delays=DELAYS, seed=0, log=pr
 
 
 def merge(parts, out="results/copy_task.json", log=print):
-    """Join results files of the same delays written by runs over subsets of the cells.
+    """Join results files written by runs over subsets of the cells and delays.
 
-    The cells can then train in parallel processes (one per cell); the joined file keeps the
-    first part's header, with every part's command, load averages and git revision listed.
+    The runs can then train in parallel processes; the joined file keeps the first part's
+    header, with every part's command, load averages and git revision listed under 'parts'.
+    Partial files (an interrupted sweep) contribute the rows they hold; a (cell, k) that no
+    part holds is null and listed under 'missing'.
     """
     import json
 
@@ -196,14 +207,26 @@ def merge(parts, out="results/copy_task.json", log=print):
         with open(path, encoding="utf-8") as f:
             loaded.append(json.load(f))
     result = dict(loaded[0])
-    result["cells"], result["order"] = {}, []
+    result.pop("partial", None)
+    rows = {}  # (cell, k) -> row
     for part in loaded:
-        if part["delays"] != result["delays"] or part["config"] != result["config"]:
-            raise ValueError("parts differ in delays or config; they cannot be joined")
-        for cell in part["order"]:
-            result["cells"][cell] = part["cells"][cell]
-            result["order"].append(cell)
-    result["order"] = [c for c in CELLS if c in result["order"]]
+        if part["config"] != result["config"]:
+            raise ValueError("parts differ in config; they cannot be joined")
+        for cell, table in part["cells"].items():
+            for i, k in enumerate(part["delays"][:len(table["accuracy"])]):
+                rows[cell, k] = {key: table[key][i] for key in table}
+    delays = sorted({k for _, k in rows})
+    result["delays"] = delays
+    result["cells"] = {}
+    for cell in CELLS:
+        if any(c == cell for c, _ in rows):
+            result["cells"][cell] = {
+                key: [rows.get((cell, k), {}).get(key) for k in delays]
+                for key in ("accuracy", "steps", "time_s", "final_loss")}
+    result["order"] = list(result["cells"])
+    missing = [f"{c} k={k}" for c in result["order"] for k in delays if (c, k) not in rows]
+    if missing:
+        result["missing"] = missing  # shown as null in the tables
     result["parts"] = [{"command": p["command"], "git_rev": p["git_rev"], "date": p["date"],
                         "machine": p["machine"]} for p in loaded]
     write_json(out, result)

@@ -20,7 +20,7 @@ from experiments.copy_task import init_params, make_batch, train_copy
 from rnnlib import layers as L
 from rnnlib.train import finish_header, run_header, write_json
 
-CONFIG = {"delay": 40, "batch_size": 256, "train_max_steps": 1500, "train_max_seconds": 60.0}
+CONFIG = {"delay": 40, "batch_size": 256, "train_max_steps": 600, "train_max_seconds": 3600.0}
 
 
 def gradient_norms(cell, p, x, y):

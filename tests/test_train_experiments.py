@@ -113,3 +113,18 @@ def test_all_lists_runnable_experiments():
     for name in names:
         assert callable(importlib.import_module(f"experiments.{name}").main)
 
+
+
+def test_copy_merge_joins_cells_and_delays(tmp_path):
+    small = {"max_steps": 2, "test_size": 10, "hidden_dim": 4}
+    a = copy_task.run(str(tmp_path / "a.json"), cells=("gru",), delays=(2,), log=lambda s: None,
+                      **small)
+    b = copy_task.run(str(tmp_path / "b.json"), cells=("gru", "rnn"), delays=(3,),
+                      log=lambda s: None, **small)
+    m = copy_task.merge([str(tmp_path / "a.json"), str(tmp_path / "b.json")],
+                        str(tmp_path / "m.json"), log=lambda s: None)
+    assert m["delays"] == [2, 3] and m["order"] == ["rnn", "gru"]
+    assert m["cells"]["gru"]["accuracy"] == [a["cells"]["gru"]["accuracy"][0],
+                                             b["cells"]["gru"]["accuracy"][0]]
+    assert m["cells"]["rnn"]["accuracy"][0] is None and m["missing"] == ["rnn k=2"]
+    assert len(m["parts"]) == 2
