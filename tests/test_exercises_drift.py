@@ -49,3 +49,16 @@ def test_notebooks_are_stripped_and_have_unique_grade_ids():
                 assert meta["schema_version"] == 3, path
             if meta.get("grade"):
                 assert meta["points"] > 0, path
+
+
+def test_notebooks_never_import_rnnlib():
+    """Solutions run as a student's kernel would (numpy and rnntools only), and the release
+    must not point students at the reference library."""
+    import re
+
+    from _exercises_util import released_notebooks
+
+    pattern = re.compile(r"^\s*(import\s+rnnlib|from\s+rnnlib\b)", re.MULTILINE)
+    for path in solution_notebooks() + released_notebooks():
+        for cell in read(path).cells:
+            assert not pattern.search(cell.source), f"{path} imports rnnlib"
