@@ -44,8 +44,9 @@ FULL = {
     "n_train": 10000,
     "n_test": 1000,
     "image_size": 32,
-    "encoder": {"stages": [[16, 1], [32, 2], [32, 2]], "feature_dim": 64, "epochs": 4,
-                "batch_size": 64, "lr": 2e-3},
+    # Shape is learned last: its accuracy sits near chance for ~400 steps, then climbs.
+    "encoder": {"stages": [[16, 1], [32, 2], [32, 2]], "feature_dim": 64, "epochs": 6,
+                "batch_size": 64, "lr": 5e-3},
     "captioner": {"wordvec_dim": 64, "hidden_dim": 128, "epochs": 10, "batch_size": 100,
                   "lr": 3e-3, "clip": 5.0, "dtype": "float32"},
     # The attention model, the one with targets, first: its result is the first to land.
@@ -318,7 +319,7 @@ def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print):
 
     result = run_header("captioning/1", cfg["seed"])
     result["config"] = cfg
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     train, test = load_data(cfg)
     word_to_idx, idx_to_word = scenes.build_vocab()
     max_words = scenes.max_caption_length()
@@ -377,8 +378,10 @@ def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print):
         result["cells"][cell] = entry
         # Write after every cell, so a run cut short still leaves its finished cells.
         result["total_time_s"] = time.perf_counter() - t_start
+        result["total_cpu_s"] = time.process_time() - cpu_start
         write_json(json_path, finish_header(result))
     result["total_time_s"] = time.perf_counter() - t_start
+    result["total_cpu_s"] = time.process_time() - cpu_start
     result["complete"] = True
     result["openblas_num_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
     finish_header(result)

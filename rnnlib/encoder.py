@@ -6,11 +6,16 @@
   attention captioner, and
 - a feature vector of shape (D,), the input of the rnn/lstm/gru captioners.
 
-Architecture (every layer from rnnlib.conv / rnnlib.layers)::
+Architecture (every layer from rnnlib.conv / rnnlib.layers), with the default stages::
 
-    image -> conv 3x3 stride 2 (C1) -> relu -> conv 3x3 stride 2 (C2) -> relu
-          -> residual block (C2) -> conv 1x1 (D) -> relu = grid (D, 8, 8)
+    image -> conv 3x3 stride 1 (16) -> relu -> conv 3x3 stride 2 (32) -> relu
+          -> conv 3x3 stride 2 (32) -> relu -> residual block (32)
+          -> conv 1x1 (D) -> relu = grid (D, 8, 8)
     grid  -> flatten -> affine (D) -> relu = vector (D,)
+
+The first convolution keeps the full resolution: a small shape is only about 8 pixels wide,
+and what tells a circle from a square is a few corner pixels that a strided first layer
+would blur away.
 
 It is trained on an auxiliary task built from the generator's labels, never from captions:
 
@@ -65,33 +70,39 @@ class SceneEncoder:
     """The image encoder; see the module docstring.
 
     Inputs to the constructor:
-    - image_size: S, the side of the input images (a multiple of 4).
-    - channels: (C1, C2), channels of the two strided convolutions.
+    - image_size: S, the side of the input images (a multiple of the product of the strides).
+    - stages: sequence of (channels, stride) of the 3x3 convolutions before the residual block
+      (padding 1); the grid side is P = S / (product of the strides).
     - feature_dim: D, channels of the grid and size of the vector.
     - seed: seed of the weight initialisation.
     - dtype: float dtype of the parameters and the computation.
     """
 
-    def __init__(self, image_size=32, channels=(24, 32), feature_dim=64, seed=0,
-                 dtype=np.float32):
-        if image_size % 4:
-            raise ValueError(f"image_size must be a multiple of 4, got {image_size}")
+    def __init__(self, image_size=32, stages=((16, 1), (32, 2), (32, 2)), feature_dim=64,
+                 seed=0, dtype=np.float32):
+        stages = tuple((int(c), int(st)) for c, st in stages)
+        down = int(np.prod([st for _, st in stages]))
+        if image_size % down:
+            raise ValueError(f"image_size must be a multiple of {down}, got {image_size}")
         rng = np.random.default_rng(seed)
-        c1, c2 = channels
-        D, P = feature_dim, image_size // 4
-        self.grid_size, self.feature_dim, self.dtype = P, D, dtype
+        D, P, C = feature_dim, image_size // down, stages[-1][0]
+        self.stages, self.grid_size, self.feature_dim, self.dtype = stages, P, D, dtype
 
         def he(shape, fan_in):
             return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
         nh = sum(HEAD_SIZES)
-        self.params = {
-            "conv1_w": he((c1, 3, 3, 3), 27), "conv1_b": np.zeros(c1, dtype),
-            "conv2_w": he((c2, c1, 3, 3), 9 * c1), "conv2_b": np.zeros(c2, dtype),
+        self.params = {}
+        c_in = 3
+        for i, (c, _) in enumerate(stages):
+            self.params[f"conv{i}_w"] = he((c, c_in, 3, 3), 9 * c_in)
+            self.params[f"conv{i}_b"] = np.zeros(c, dtype)
+            c_in = c
+        self.params |= {
             # The residual branch starts small so the block starts close to the identity.
-            "res_w1": he((c2, c2, 3, 3), 9 * c2), "res_b1": np.zeros(c2, dtype),
-            "res_w2": he((c2, c2, 3, 3), 9 * c2) * dtype(0.1), "res_b2": np.zeros(c2, dtype),
-            "proj_w": he((D, c2), c2), "proj_b": np.zeros(D, dtype),
+            "res_w1": he((C, C, 3, 3), 9 * C), "res_b1": np.zeros(C, dtype),
+            "res_w2": he((C, C, 3, 3), 9 * C) * dtype(0.1), "res_b2": np.zeros(C, dtype),
+            "proj_w": he((D, C), C), "proj_b": np.zeros(D, dtype),
             "fc_w": he((D * P * P, D), D * P * P), "fc_b": np.zeros(D, dtype),
             "cell_w": he((nh, D), D) * dtype(0.1), "cell_b": np.zeros(nh, dtype),
             "slot_w": he((D, MAX_OBJECTS * nh), D) * dtype(0.1),
@@ -100,18 +111,19 @@ class SceneEncoder:
 
     def _features(self, x):
         p = self.params
-        s2 = {"stride": 2, "pad": 1}
-        a1, c1 = conv.conv_forward(x, p["conv1_w"], p["conv1_b"], s2)
-        h1, r1 = conv.relu_forward(a1)
-        a2, c2 = conv.conv_forward(h1, p["conv2_w"], p["conv2_b"], s2)
-        h2, r2 = conv.relu_forward(a2)
-        h3, c3 = conv.residual_block_forward(h2, p["res_w1"], p["res_b1"], p["res_w2"],
+        h, stage_caches = x, []
+        for i, (_, stride) in enumerate(self.stages):
+            a, cc = conv.conv_forward(h, p[f"conv{i}_w"], p[f"conv{i}_b"],
+                                      {"stride": stride, "pad": 1})
+            h, rc = conv.relu_forward(a)
+            stage_caches.append((cc, rc))
+        h3, c3 = conv.residual_block_forward(h, p["res_w1"], p["res_b1"], p["res_w2"],
                                              p["res_b2"])
         a4, c4 = conv.conv1x1_forward(h3, p["proj_w"], p["proj_b"])
         grid, r4 = conv.relu_forward(a4)
         a5, c5 = affine_forward(grid.reshape(len(x), -1), p["fc_w"], p["fc_b"])
         vector, r5 = conv.relu_forward(a5)
-        return vector, grid, (c1, r1, c2, r2, c3, c4, r4, c5, r5)
+        return vector, grid, (stage_caches, c3, c4, r4, c5, r5)
 
     def encode(self, images, batch_size=500):
         """Features of uint8 images (N, S, S, 3).
@@ -141,7 +153,7 @@ class SceneEncoder:
         """
         p, N, P = self.params, len(images), self.grid_size
         vector, grid, cache = self._features(images_to_input(images, self.dtype))
-        c1, r1, c2, r2, c3, c4, r4, c5, r5 = cache
+        stage_caches, c3, c4, r4, c5, r5 = cache
         nh = sum(HEAD_SIZES)
 
         cell_scores, cc = conv.conv1x1_forward(grid, p["cell_w"], p["cell_b"])
@@ -162,12 +174,12 @@ class SceneEncoder:
             conv.relu_backward(dvector, r5), c5)
         dgrid = conv.relu_backward(dgrid + dflat_grid.reshape(grid.shape), r4)
         dh3, grads["proj_w"], grads["proj_b"] = conv.conv1x1_backward(dgrid, c4)
-        dh2, grads["res_w1"], grads["res_b1"], grads["res_w2"], grads["res_b2"] = (
+        dh, grads["res_w1"], grads["res_b1"], grads["res_w2"], grads["res_b2"] = (
             conv.residual_block_backward(dh3, c3))
-        dh1, grads["conv2_w"], grads["conv2_b"] = conv.conv_backward(
-            conv.relu_backward(dh2, r2), c2)
-        _, grads["conv1_w"], grads["conv1_b"] = conv.conv_backward(
-            conv.relu_backward(dh1, r1), c1)
+        for i in reversed(range(len(self.stages))):
+            cc, rc = stage_caches[i]
+            dh, grads[f"conv{i}_w"], grads[f"conv{i}_b"] = conv.conv_backward(
+                conv.relu_backward(dh, rc), cc)
         return (cell_loss + slot_loss) / 2, grads
 
 
