@@ -1,6 +1,7 @@
 """No drift: the committed solutions/ and exercises/ are exactly what the scripts generate."""
 
 import filecmp
+import re
 
 from _exercises_util import (
     EXERCISES,
@@ -9,6 +10,7 @@ from _exercises_util import (
     make_solutions,
     nbgrader_meta,
     read,
+    released_notebooks,
     solution_notebooks,
 )
 
@@ -54,10 +56,6 @@ def test_notebooks_are_stripped_and_have_unique_grade_ids():
 def test_notebooks_never_import_rnnlib():
     """Solutions run as a student's kernel would (numpy and rnntools only), and the release
     must not point students at the reference library."""
-    import re
-
-    from _exercises_util import released_notebooks
-
     pattern = re.compile(r"^\s*(import\s+rnnlib|from\s+rnnlib\b)", re.MULTILINE)
     for path in solution_notebooks() + released_notebooks():
         for cell in read(path).cells:
