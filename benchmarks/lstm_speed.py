@@ -8,7 +8,11 @@ both alike; the script prints the median of each, the ratio of the medians and t
 the per-pair ratios. It also prints the size of rnnlib's cache (the sum of the bytes of its
 arrays) and the peak memory that tracemalloc sees during rnnlib's forward and backward pass.
 
-Usage: python benchmarks/lstm_speed.py [--repeats 9] [--cells lstm gru rnn] [--N 64] ...
+--threads sets the threads of both PyTorch and NumPy's BLAS (through threadpoolctl); the default
+is the machine's cores. On a machine shared with other jobs, `--threads 1` compares the work
+done with much less noise from oversubscribed threads.
+
+Usage: python benchmarks/lstm_speed.py [--repeats 9] [--cells lstm gru rnn] [--threads 1] ...
 PyTorch is not a dependency of the course: `make bench` installs requirements-bench.txt first.
 """
 
@@ -20,6 +24,7 @@ import tracemalloc
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from rnnlib import layers as L
 
@@ -116,13 +121,18 @@ def main():
     parser.add_argument("--T", type=int, default=50)
     parser.add_argument("--D", type=int, default=128)
     parser.add_argument("--H", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for PyTorch and NumPy's BLAS (default: all cores)")
     args = parser.parse_args()
 
     cores = len(os.sched_getaffinity(0))
-    torch.set_num_threads(cores)
+    threads = args.threads or cores
+    torch.set_num_threads(threads)
+    threadpool_limits(limits=threads, user_api="blas")
     print(f"N={args.N} T={args.T} D={args.D} H={args.H} float32, forward + backward, "
           f"median of {args.repeats} alternating repeats; numpy {np.__version__}, "
-          f"torch {torch.__version__} with {torch.get_num_threads()} threads, {cores} cores")
+          f"torch {torch.__version__}; {threads} threads each, {cores} cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
     header = (f"{'cell':<5} {'rnnlib ms':>10} {'torch ms':>9} {'ratio':>6} {'pair ratio':>11} "
               f"{'cache MiB':>10} {'peak MiB':>9}")
     print(header)

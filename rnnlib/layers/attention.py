@@ -152,32 +152,26 @@ def attention_lstm_backward(dh, cache):
     P = A.shape[2]
     expect("dh", dh, "(N, T, H)", (N, T, H), xs.dtype)
 
-    i, f, o, g = (gates[:, :, k * H:(k + 1) * H] for k in range(4))
-    c_prev = np.concatenate([c0[None], cs[:-1]])
-    # Factors that do not depend on the backward recurrence, as in lstm_backward.
-    dc_from_h = o * (1 - tanh_cs * tanh_cs)
-    factors = np.empty((T, N, 4, H), dtype=xs.dtype)
-    factors[:, :, 0] = g * i * (1 - i)
-    factors[:, :, 1] = c_prev * f * (1 - f)
-    factors[:, :, 2] = tanh_cs * o * (1 - o)
-    factors[:, :, 3] = i * (1 - g * g)
-
-    da = np.empty((T, N, 4, H), dtype=xs.dtype)
+    da = np.empty((T, N, 4 * H), dtype=xs.dtype)
     dA = np.zeros_like(A)
     dnext_h = np.zeros_like(h0)
     dnext_c = np.zeros_like(h0)
     for t in reversed(range(T)):
+        # The LSTM part, as in lstm_backward.
+        i, f, o, g = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+        prev_c = cs[t - 1] if t > 0 else c0
+        tanh_c = tanh_cs[t]
         dh_t = dh[:, t] + dnext_h
-        dc = dh_t * dc_from_h[t]
-        dc += dnext_c
-        np.multiply(dc[:, None, :], factors[t], out=da[t])
-        np.multiply(dh_t, factors[t, :, 2], out=da[t, :, 2])
-        dnext_c = dc * f[t]
-        da_t = da[t].reshape(N, 4 * H)
-        dattn = da_t @ Wattn.T
-        dprev_h_attn, dA_t = dot_product_attention_backward(dattn, attn_caches[t])
+        dc = dnext_c + dh_t * o * (1 - tanh_c * tanh_c)
+        da[t, :, :H] = dc * g * i * (1 - i)
+        da[t, :, H:2 * H] = dc * prev_c * f * (1 - f)
+        da[t, :, 2 * H:3 * H] = dh_t * tanh_c * o * (1 - o)
+        da[t, :, 3 * H:] = dc * i * (1 - g * g)
+        dnext_c = dc * f
+        # h_{t-1} feeds the gates directly and through the attention it queries.
+        dprev_h_attn, dA_t = dot_product_attention_backward(da[t] @ Wattn.T, attn_caches[t])
         dA += dA_t
-        dnext_h = da_t @ Wh.T + dprev_h_attn
+        dnext_h = da[t] @ Wh.T + dprev_h_attn
 
     # h0 = c0 = mean of A over its P*P locations.
     dA += ((dnext_h + dnext_c) / (P * P))[:, :, None, None]

@@ -154,29 +154,22 @@ def gru_backward(dh, cache):
     D = xs.shape[2]
     expect("dh", dh, "(N, T, H)", (N, T, H), xs.dtype)
 
-    r, z, n = (gates[:, :, k * H:(k + 1) * H] for k in range(3))
-    h_prev = np.concatenate([h0[None], hs[:-1]])
-    # Factors that do not depend on the backward recurrence, for all steps at once:
-    #   da_n = dh_t * (1 - z) (1 - n^2),  da_z = dh_t * (h_prev - n) z (1 - z),
-    #   da_r = d(r h) * h_prev r (1 - r).
-    dn_factor = (1 - z) * (1 - n * n)
-    dz_factor = (h_prev - n) * z * (1 - z)
-    dr_factor = h_prev * r * (1 - r)
     Wh_rz_T = np.ascontiguousarray(Wh[:, :2 * H].T)
     Wh_n_T = np.ascontiguousarray(Wh[:, 2 * H:].T)
-
     da = np.empty((T, N, 3 * H), dtype=xs.dtype)
     dnext_h = np.zeros_like(h0)
     for t in reversed(range(T)):
+        r, z, n = (gates[t, :, k * H:(k + 1) * H] for k in range(3))
+        prev_h = hs[t - 1] if t > 0 else h0
         dh_t = dh[:, t] + dnext_h
-        da_n = np.multiply(dh_t, dn_factor[t], out=da[t, :, 2 * H:])
-        np.multiply(dh_t, dz_factor[t], out=da[t, :, H:2 * H])
+        da_n = np.multiply(dh_t, (1 - z) * (1 - n * n), out=da[t, :, 2 * H:])
+        da[t, :, H:2 * H] = dh_t * (prev_h - n) * z * (1 - z)
+        # The candidate saw r * h_{t-1}: its gradient splits between r and h_{t-1}.
         drh = da_n @ Wh_n_T
-        np.multiply(drh, dr_factor[t], out=da[t, :, :H])
-        dnext_h = dh_t * z[t]
-        dnext_h += drh * r[t]
-        dnext_h += da[t, :, :2 * H] @ Wh_rz_T
+        da[t, :, :H] = drh * prev_h * r * (1 - r)
+        dnext_h = dh_t * z + drh * r + da[t, :, :2 * H] @ Wh_rz_T
 
+    h_prev = np.concatenate([h0[None], hs[:-1]])
     da_flat = da.reshape(T * N, 3 * H)
     dWx = xs.reshape(T * N, D).T @ da_flat
     dWh = np.concatenate([h_prev.reshape(T * N, H).T @ da_flat[:, :2 * H],

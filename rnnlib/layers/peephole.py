@@ -165,27 +165,23 @@ def peephole_lstm_backward(dh, cache):
     D = xs.shape[2]
     expect("dh", dh, "(N, T, H)", (N, T, H), xs.dtype)
 
-    i, f, o, g = (gates[:, :, k * H:(k + 1) * H] for k in range(4))
-    c_prev = np.concatenate([np.zeros_like(h0)[None], cs[:-1]])
-    # Factors that do not depend on the backward recurrence, for all steps at once.
-    do_factor = tanh_cs * o * (1 - o)
-    dc_from_h = o * (1 - tanh_cs * tanh_cs) + do_factor * Wp[2]
-    di_factor = g * i * (1 - i)
-    df_factor = c_prev * f * (1 - f)
-    dg_factor = i * (1 - g * g)
-
     da = np.empty((T, N, 4 * H), dtype=xs.dtype)
     dnext_h = np.zeros_like(h0)
     dnext_c = np.zeros_like(h0)
     for t in reversed(range(T)):
+        i, f, o, g = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+        prev_c = cs[t - 1] if t > 0 else np.zeros_like(h0)
+        tanh_c = tanh_cs[t]
         dh_t = dh[:, t] + dnext_h
-        dc = dh_t * dc_from_h[t]
-        dc += dnext_c
-        da_i = np.multiply(dc, di_factor[t], out=da[t, :, :H])
-        da_f = np.multiply(dc, df_factor[t], out=da[t, :, H:2 * H])
-        np.multiply(dh_t, do_factor[t], out=da[t, :, 2 * H:3 * H])
-        np.multiply(dc, dg_factor[t], out=da[t, :, 3 * H:])
-        dnext_c = dc * f[t] + da_i * Wp[0] + da_f * Wp[1]
+        da_o = da[t, :, 2 * H:3 * H]
+        np.multiply(dh_t, tanh_c * o * (1 - o), out=da_o)
+        # c_t reaches the loss directly, through tanh(c_t) in h_t, and through the output
+        # gate's peephole.
+        dc = dnext_c + dh_t * o * (1 - tanh_c * tanh_c) + da_o * Wp[2]
+        da_i = np.multiply(dc, g * i * (1 - i), out=da[t, :, :H])
+        da_f = np.multiply(dc, prev_c * f * (1 - f), out=da[t, :, H:2 * H])
+        da[t, :, 3 * H:] = dc * i * (1 - g * g)
+        dnext_c = dc * f + da_i * Wp[0] + da_f * Wp[1]
         dnext_h = da[t] @ Wh.T
 
     da_flat = da.reshape(T * N, 4 * H)
@@ -193,6 +189,7 @@ def peephole_lstm_backward(dh, cache):
     dWx = xs.reshape(T * N, D).T @ da_flat
     dWh = h_prev.T @ da_flat
     db = da_flat.sum(axis=0)
+    c_prev = np.concatenate([np.zeros_like(h0)[None], cs[:-1]])
     dWp = np.stack([(da[:, :, :H] * c_prev).sum(axis=(0, 1)),
                     (da[:, :, H:2 * H] * c_prev).sum(axis=(0, 1)),
                     (da[:, :, 2 * H:3 * H] * cs).sum(axis=(0, 1))])

@@ -98,31 +98,26 @@ def lstm_backward_state(dh, cache, dc_last=None):
     if dc_last is not None:
         expect("dc_last", dc_last, "(N, H)", (N, H), xs.dtype)
 
-    i, f, o, g = (gates[:, :, k * H:(k + 1) * H] for k in range(4))
-    c_prev = np.concatenate([c0[None], cs[:-1]])
-    do_factor = tanh_cs * o * (1 - o)
-    dc_from_h = o * (1 - tanh_cs * tanh_cs)
-    if Wp is not None:
-        dc_from_h += do_factor * Wp[2]
-    factors = np.empty((T, N, 4, H), dtype=xs.dtype)
-    factors[:, :, 0] = g * i * (1 - i)
-    factors[:, :, 1] = c_prev * f * (1 - f)
-    factors[:, :, 2] = do_factor
-    factors[:, :, 3] = i * (1 - g * g)
-
-    da = np.empty((T, N, 4, H), dtype=xs.dtype)
+    da = np.empty((T, N, 4 * H), dtype=xs.dtype)
     dnext_h = np.zeros_like(h0)
     dnext_c = np.zeros_like(h0) if dc_last is None else dc_last
     for t in reversed(range(T)):
+        i, f, o, g = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+        prev_c = cs[t - 1] if t > 0 else c0
+        tanh_c = tanh_cs[t]
         dh_t = dh[:, t] + dnext_h
-        dc = dh_t * dc_from_h[t]
-        dc += dnext_c
-        np.multiply(dc[:, None, :], factors[t], out=da[t])
-        np.multiply(dh_t, factors[t, :, 2], out=da[t, :, 2])
-        dnext_c = dc * f[t]
+        da_o = da[t, :, 2 * H:3 * H]
+        np.multiply(dh_t, tanh_c * o * (1 - o), out=da_o)
+        dc = dnext_c + dh_t * o * (1 - tanh_c * tanh_c)
         if Wp is not None:
-            dnext_c += da[t, :, 0] * Wp[0] + da[t, :, 1] * Wp[1]
-        dnext_h = da[t].reshape(N, 4 * H) @ Wh.T
+            dc += da_o * Wp[2]
+        da[t, :, :H] = dc * g * i * (1 - i)
+        da[t, :, H:2 * H] = dc * prev_c * f * (1 - f)
+        da[t, :, 3 * H:] = dc * i * (1 - g * g)
+        dnext_c = dc * f
+        if Wp is not None:
+            dnext_c += da[t, :, :H] * Wp[0] + da[t, :, H:2 * H] * Wp[1]
+        dnext_h = da[t] @ Wh.T
 
     da_flat = da.reshape(T * N, 4 * H)
     h_prev = np.concatenate([h0[None], hs[:-1]]).reshape(T * N, H)
@@ -132,7 +127,8 @@ def lstm_backward_state(dh, cache, dc_last=None):
     dx = np.ascontiguousarray((da_flat @ Wx.T).reshape(T, N, D).transpose(1, 0, 2))
     if Wp is None:
         return dx, dnext_h, dnext_c, dWx, dWh, db
-    dWp = np.stack([(da[:, :, 0] * c_prev).sum(axis=(0, 1)),
-                    (da[:, :, 1] * c_prev).sum(axis=(0, 1)),
-                    (da[:, :, 2] * cs).sum(axis=(0, 1))])
+    c_prev = np.concatenate([c0[None], cs[:-1]])
+    dWp = np.stack([(da[:, :, :H] * c_prev).sum(axis=(0, 1)),
+                    (da[:, :, H:2 * H] * c_prev).sum(axis=(0, 1)),
+                    (da[:, :, 2 * H:3 * H] * cs).sum(axis=(0, 1))])
     return dx, dnext_h, dnext_c, dWx, dWh, db, dWp
