@@ -75,11 +75,17 @@ def main():
               f" {len(rows)} rows)")
         if args.skip_nbgrader:
             return
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
         t0 = time.perf_counter()
-        corpus.nbgrader(course, "autograde", a, "--force")
+        stock = subprocess.run([str(Path(sys.executable).with_name("nbgrader")), "autograde", a,
+                                "--force", "--log-level=ERROR"], cwd=course, env=env,
+                               capture_output=True, text=True)
         theirs = time.perf_counter() - t0
+        # nbgrader gives up on a notebook whose kernel dies (os._exit) and exits non-zero.
+        failed = stock.stderr.count("There was an error processing assignment '")
         print(f"nbgrader : {theirs:7.1f} s  {args.n / theirs * 60:7.1f} submissions/min "
-              "(sequential, one Jupyter kernel per notebook)")
+              f"(sequential, one Jupyter kernel per notebook; exit code {stock.returncode}, "
+              f"{failed} submissions it could not grade)")
         print(f"ratio    : {theirs / ours:.2f}x nbgrader's throughput")
 
 
