@@ -231,8 +231,13 @@ def test_every_figure_exists(built_book):
             target = page.parent / src.split("#")[0].split("?")[0]
             if not target.is_file() or target.stat().st_size < 200:
                 problems.append(f"{page.name}: image {src} missing or empty")
-        # A chapter that draws with matplotlib must show at least one executed figure.
-        draws = [c for c in _code_cells(source) if re.search(r"\bplt\.|\.plot\(|imshow\(", c)]
+        # Every unconditional plt.show() (at the top level of a cell) must leave a figure in the
+        # executed output; a chapter that draws at all must show at least one.
+        cells = _code_cells(source)
+        shows = sum(len(re.findall(r"^plt\.show\(\)", c, re.M)) for c in cells)
+        draws = [c for c in cells if re.search(r"\bplt\.|\.plot\(|imshow\(", c)]
+        if parsed.output_images < shows:
+            problems.append(f"{page.name}: {shows} figures drawn, {parsed.output_images} shown")
         if draws and parsed.output_images == 0:
             problems.append(f"{page.name}: {len(draws)} plotting cells but no figure in the output")
         # Every SVG diagram the chapter names is in the build.
@@ -507,6 +512,18 @@ def test_pages_in_chromium(server, browser):
         finally:
             context.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_front_page_opens_the_preface(server, browser):
+    context, page, foreign, errors = _open(browser, f"{server}/index.html", server)
+    try:
+        page.wait_for_url(re.compile(r"book/00_preface\.html"), timeout=30_000)
+        assert page.locator("h1").first.inner_text().strip().startswith("Preface")
+        assert not foreign, foreign
+        assert not errors, errors
+    finally:
+        context.close()
 
 
 @pytest.mark.browser
