@@ -14,6 +14,7 @@ import ast
 import hashlib
 import http.server
 import importlib
+import importlib.util
 import inspect
 import json
 import pkgutil
@@ -544,6 +545,21 @@ def test_search_page_finds_a_term(server, browser):
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_diagrams_match_their_generator(tmp_path):
+    # The committed SVGs of chapters 2 and 4 are what book/figures/make_ch02_04.py draws.
+    spec = importlib.util.spec_from_file_location(
+        "make_ch02_04", ROOT / "book" / "figures" / "make_ch02_04.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.unrolled(tmp_path)
+    module.bptt(tmp_path)
+    for name in ("ch02_unrolled.svg", "ch04_bptt.svg"):
+        drawn = (tmp_path / name).read_text()
+        assert drawn.startswith("<svg") and drawn.count("<rect") >= 10
+        assert drawn == (ROOT / "book" / "figures" / name).read_text(), name
 
 
 def test_artifacts_folder_is_ignored():

@@ -47,7 +47,7 @@ class Svg:
     def raw(self, s):
         self.items.append(s)
 
-    def write(self, name):
+    def write(self, path):
         head = (
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.w}" height="{self.h}" '
             f'viewBox="0 0 {self.w} {self.h}" font-family="DejaVu Sans, Arial, sans-serif" '
@@ -60,10 +60,10 @@ class Svg:
                 f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
             )
         head += "</defs>"
-        (HERE / name).write_text("\n".join([head, *self.items, "</svg>"]) + "\n")
+        Path(path).write_text("\n".join([head, *self.items, "</svg>"]) + "\n")
 
 
-def unrolled():
+def unrolled(folder=HERE):
     """Chapter 2: the folded RNN and the same network unrolled over four steps."""
     s = Svg(880, 300)
     fx = 90
@@ -96,10 +96,10 @@ def unrolled():
     s.text(xs[0] + 32, 110, "W_hy", anchor="start")
     s.text(xs[-1] + 62, 155, "…", size=18, color=INK)
     s.text(535, 292, "the same W_xh, W_hh, W_hy and b are used at every time step")
-    s.write("ch02_unrolled.svg")
+    s.write(Path(folder) / "ch02_unrolled.svg")
 
 
-def bptt():
+def bptt(folder=HERE):
     """Chapter 4: forward through time, gradients back through time, a truncation boundary."""
     s = Svg(900, 330)
     xs = [110, 240, 370, 530, 660, 790]
@@ -130,7 +130,7 @@ def bptt():
     s.text(660, 316, "chunk 2 starts from h₃ (no gradient into chunk 1)", color=INK)
     s.text(175, 205, "∂h₂/∂h₁", color=RED)
     s.text(450, 150, "forward", color=INK)
-    s.write("ch04_bptt.svg")
+    s.write(Path(folder) / "ch04_bptt.svg")
 
 
 if __name__ == "__main__":
