@@ -18,7 +18,7 @@ from pathlib import Path
 import autograder_corpus as corpus
 import pytest
 
-from autograder.feedback import scan_tree
+from autograder.feedback import REDACTED, scan_tree
 from autograder.plan import load_plans
 from autograder.sandbox import BASE_UID
 
@@ -156,6 +156,10 @@ def test_corpus_one_run_resume_and_dask(course):
                 assert line not in text, (path, line)
     echo = (out / "feedback" / corpus.STUDENTS["echo"] / "ps1" / "part1.html").read_text()
     assert "ECHO" in echo  # the hook did print; what it printed of the tests is gone
+    for a in plans:
+        if a != "ps1":  # the audit hook's copy of the hidden tests, printed later: scrubbed
+            html_rnn = (out / "feedback" / corpus.STUDENTS["echo"] / a).glob("*.html")
+            assert all(REDACTED in p.read_text() for p in html_rnn)
     assert not set(sandbox_processes()) - before
 
     # SIGKILL mid-run, then --resume: identical results and feedback (on the students whose
