@@ -1,8 +1,10 @@
 """`make results`: every training run whose numbers the book shows, one after another.
 
-Each step writes its own results file (results/README.md); the whole sequence takes about
-40 minutes on a quiet 2-core machine (the character model alone 15). PyTorch is not needed:
-its comparison run is benchmarks/charlm_torch.py (`make bench`).
+Each step writes its own results file (results/README.md). On a quiet 2-core machine the
+character-model experiments take roughly 45 minutes (the 15-minute character model and its
+final evaluation, four 2-minute cell runs, the copy-task sweep, gradient norms, clipping), and
+captioning adds its own (at most 30). On a shared machine wall-clock time grows with the load.
+PyTorch is not needed: its comparison run is benchmarks/charlm_torch.py (`make bench`).
 """
 
 import importlib
