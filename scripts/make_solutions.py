@@ -197,7 +197,10 @@ def hidden_source(fn_name, text, visible=False):
     if not cases or not outs:
         raise ValueError(f"hidden test of {fn_name} needs %case and %out lines")
     var, prefix = ("c", "") if visible else ("_c", "_")
-    lines = [] if visible else [HIDDEN_NOTE.format(name=fn_name), "### BEGIN HIDDEN TESTS"]
+    # A hidden cell imports the hooks again, so that a student cell that rebinds `check` (or
+    # `case`, `submit`) in the notebook's namespace does not change what the cell runs.
+    lines = [] if visible else [HIDDEN_NOTE.format(name=fn_name), "### BEGIN HIDDEN TESTS",
+                                "from rnntools.grading import case, check, submit"]
     for name, seed, dims in cases:
         inputs = case(name, seed, **dims)
         expected = REFERENCES[name](inputs)

@@ -3,6 +3,7 @@
 import filecmp
 import re
 
+import pytest
 from _exercises_util import (
     EXERCISES,
     SOLUTIONS,
@@ -22,6 +23,7 @@ def test_solutions_match_a_fresh_generation():
     assert set(solution_notebooks()) == generated, "a solution notebook has no template"
 
 
+@pytest.mark.slow
 def test_release_matches_a_fresh_release(tmp_path):
     out = tmp_path / "release"
     make_release.release(out)

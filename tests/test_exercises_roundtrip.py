@@ -4,7 +4,10 @@ One course in a temporary folder with three students who each submit every assig
 ``complete`` (the solution cells of solutions/ pasted into the release) gets full marks,
 ``blank`` (the release untouched) gets zero on every auto-graded question, and ``slightly_wrong``
 (complete, but one function per assignment returns a first output off by 0.1%) loses exactly
-that function's points. All three are graded by a single `nbgrader autograde` run.
+that function's points. ``slightly_wrong`` also tries to cheat, without effect: it rebinds
+`check`, makes `np.allclose` and `np.testing.assert_allclose` always pass, and empties the
+hidden test cell of its wrong function (nbgrader restores locked cells from the source). All
+three are graded by a single `nbgrader autograde` run.
 """
 
 import shutil
@@ -72,6 +75,28 @@ def fill(release_nb, solution_nb, spoil=None):
     return release_nb
 
 
+CHEAT = """\
+import numpy as np
+check = lambda *args, **kwargs: None
+np.allclose = lambda *args, **kwargs: True
+np.testing.assert_allclose = lambda *args, **kwargs: None
+"""
+
+
+def cheat(nb, spoil):
+    """Add a cell that disables the in-kernel checks it can reach, and empty the hidden test
+    cell of the spoiled function."""
+    imports = next(i for i, c in enumerate(nb.cells)
+                   if nbgrader_meta(c).get("grade_id") == "imports")
+    cell = nbformat.v4.new_code_cell(CHEAT)
+    cell["id"] = "cheat"
+    nb.cells.insert(imports + 1, cell)
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") == f"test_{spoil}":
+            cell.source = ""
+    return nb
+
+
 def auto_cells(nb):
     """{grade_id: points} of the auto-graded (code) cells."""
     return {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in nb.cells
@@ -93,7 +118,10 @@ def round_trip(course):
                 continue
             solution = read(path)
             spoil = spoiled(path) if student == "slightly_wrong" else None
-            nbformat.write(fill(read(released), solution, spoil), out)
+            submission = fill(read(released), solution, spoil)
+            if spoil:
+                submission = cheat(submission, spoil)
+            nbformat.write(submission, out)
     command = [sys.executable, "-m", "nbgrader", "autograde", "[0-9]*", "--create", "--force",
                "--log-level=WARN", f"--CourseDirectory.root={course}",
                f"--CourseDirectory.source_directory={SOLUTIONS}",
