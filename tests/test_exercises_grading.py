@@ -110,3 +110,41 @@ def test_reference_outputs_are_finite_and_float64(name):
         value = np.asarray(value)
         assert value.dtype == np.float64 or np.issubdtype(value.dtype, np.integer), key
         assert np.all(np.isfinite(value)), key
+
+
+def _hidden_cases():
+    """(notebook, grade_id, case name, seed, dims, submitted keys) of every hidden case."""
+    import ast
+
+    from _exercises_util import nbgrader_meta, read, solution_notebooks
+
+    found = []
+    for path in solution_notebooks():
+        for cell in read(path).cells:
+            meta = nbgrader_meta(cell)
+            if not (meta.get("grade") and cell.cell_type == "code"):
+                continue
+            calls = [n for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Call)
+                     and isinstance(n.func, ast.Name)]
+            keys = {frozenset(k.arg for k in n.keywords) for n in calls if n.func.id == "submit"}
+            for n in calls:
+                if n.func.id == "case":
+                    dims = {k.arg: ast.literal_eval(k.value) for k in n.keywords}
+                    seed = dims.pop("seed")
+                    found.append((path.parent.name, meta["grade_id"],
+                                  ast.literal_eval(n.args[0]), seed, dims, keys))
+    return found
+
+
+def test_every_hidden_case_has_a_reference_for_what_it_submits():
+    cases = _hidden_cases()
+    assert len(cases) >= 2 * 30
+    for assignment, grade_id, name, seed, dims, keys in cases:
+        assert len(keys) == 1, f"{assignment}/{grade_id}: one set of submitted keys per cell"
+        expected = REFERENCES[name](case(name, seed, **dims))
+        assert set(expected) == set(next(iter(keys))), f"{assignment}/{grade_id} {name}"
+    # T = 1, N = 1 and H != D appear among the hidden cases of the recurrent layers.
+    recurrent = [d for _, _, n, _, d, _ in cases if n.endswith(("_forward", "_backward"))]
+    assert any(d.get("N") == 1 for d in recurrent)
+    assert any(d.get("T") == 1 for d in recurrent)
+    assert any("H" in d and "D" in d and d["H"] != d["D"] for d in recurrent)
