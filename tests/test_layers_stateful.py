@@ -76,3 +76,15 @@ def test_bad_c0_is_named():
     x, h0, c0, Wx, Wh, b, _ = _params(rng, 2, 3, 4, 5, False)
     with pytest.raises(ValueError, match=r"^c0 must have shape \(N, H\) = \(2, 5\)"):
         L.lstm_forward_state(x, h0, c0[:, :4], Wx, Wh, b)
+
+
+@pytest.mark.parametrize("peephole", [False, True])
+def test_float32_stays_float32(peephole):
+    rng = np.random.default_rng(4)
+    args = [a.astype(np.float32) if a is not None else None
+            for a in _params(rng, 2, 3, 4, 5, peephole)]
+    h, c_last, cache = L.lstm_forward_state(*args)
+    assert h.dtype == c_last.dtype == np.float32
+    grads = L.lstm_backward_state(np.ones_like(h), cache, np.ones_like(c_last))
+    assert all(g.dtype == np.float32 for g in grads)
+    assert len(grads) == (7 if peephole else 6)
