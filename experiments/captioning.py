@@ -212,13 +212,13 @@ def _greedy(model, feats, max_length, batch_size=250):
 
 
 def object_word_attention(caption_ids, maps, test, idx_to_word, grid):
-    """Attention mass on the named object for every generated shape word.
+    """Attention mass on the named object, for the words of every generated object mention.
 
-    A shape word at step t names the object of the scene with that shape and the colour word
-    just before it (unique within a scene by construction). Its region is the set of grid
-    cells the object's mask touches; the mass is the sum of the step-t attention weights over
-    that region. Shape words whose colour-shape pair is not in the scene are counted as
-    unmatched and left out of the mean.
+    A mention is a generated "<size> <colour> <shape>" at steps t-2, t-1, t; it names the
+    object of the scene with that colour and shape (unique within a scene by construction).
+    The object's region is the set of grid cells its mask touches; the mass of a word is the
+    sum over that region of the attention weights used to produce the word. Mentions whose
+    colour-shape pair is not in the scene are counted as unmatched and left out.
 
     Inputs:
     - caption_ids: int (N, T), greedy captions (word t emitted at step t).
@@ -227,18 +227,23 @@ def object_word_attention(caption_ids, maps, test, idx_to_word, grid):
     - idx_to_word: list of words.
     - grid: P.
 
-    Returns a dict with 'mean_mass', 'mean_region_fraction' (the mass of uniform attention),
-    'words' (matched shape words), 'unmatched', and 'per_shape' means.
+    Returns a dict:
+    - by_word: for 'size', 'colour', 'shape' and 'all' (the three pooled), the mean and
+      median mass and the share of words with mass >= 0.5.
+    - phrase_max: mean over mentions of the largest mass among the mention's three words.
+    - mean_region_fraction: the mass uniform attention would give (mean share of cells).
+    - mentions, unmatched: counts.
     """
     _, coverage = scenes.cell_targets(test["attributes"], test["masks"], grid)
-    masses, fractions, unmatched = [], [], 0
-    per_shape = {s: [] for s in scenes.SHAPES}
+    kinds = ("size", "colour", "shape")
+    masses = {k: [] for k in kinds}
+    phrase_max, fractions, unmatched = [], [], 0
     for n, row in enumerate(caption_ids):
         words = [idx_to_word[int(t)] for t in row]
+        if "<END>" in words:
+            words = words[:words.index("<END>")]
         for t, w in enumerate(words):
-            if w == "<END>":
-                break
-            if w not in scenes.SHAPES or t == 0:
+            if w not in scenes.SHAPES or t < 2:
                 continue
             colour = words[t - 1]
             match = [j for j in range(test["num_objects"][n])
@@ -248,19 +253,26 @@ def object_word_attention(caption_ids, maps, test, idx_to_word, grid):
                 unmatched += 1
                 continue
             region = coverage[n, match[0]] > 0
-            mass = float(maps[n, t][region].sum())
-            masses.append(mass)
+            mention = [float(maps[n, t - 2 + i][region].sum()) for i in range(3)]
+            for kind, mass in zip(kinds, mention, strict=True):
+                masses[kind].append(mass)
+            phrase_max.append(max(mention))
             fractions.append(float(region.mean()))
-            per_shape[w].append(mass)
+    masses["all"] = masses["size"] + masses["colour"] + masses["shape"]
+
+    def stats(v):
+        if not v:
+            return {"mean_mass": None, "median_mass": None, "share_at_least_half": None}
+        v = np.asarray(v)
+        return {"mean_mass": float(v.mean()), "median_mass": float(np.median(v)),
+                "share_at_least_half": float(np.mean(v >= 0.5))}
+
     return {
-        "mean_mass": float(np.mean(masses)) if masses else None,
-        "median_mass": float(np.median(masses)) if masses else None,
-        "share_words_mass_at_least_half": float(np.mean(np.array(masses) >= 0.5))
-        if masses else None,
+        "by_word": {k: stats(v) for k, v in masses.items()},
+        "phrase_max": float(np.mean(phrase_max)) if phrase_max else None,
         "mean_region_fraction": float(np.mean(fractions)) if fractions else None,
-        "words": len(masses),
+        "mentions": len(phrase_max),
         "unmatched": unmatched,
-        "per_shape": {s: (float(np.mean(v)) if v else None) for s, v in per_shape.items()},
     }
 
 

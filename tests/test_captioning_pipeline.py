@@ -78,15 +78,23 @@ def test_object_word_attention_measures_mass_on_the_named_object():
         for t in range(T):
             if idx_to_word[ids[n, t]] in scenes.SHAPES:
                 region = coverage[n, k] > 0
-                on_object[n, t][region] = 1 / region.sum()
+                # Only the colour word looks at the object; size and shape look elsewhere.
+                on_object[n, t - 1][region] = 1 / region.sum()
+                on_object[n, t][~region] = 1 / (~region).sum()
                 k += 1
     stats = captioning.object_word_attention(ids, on_object, test, idx_to_word, 8)
-    assert stats["words"] == int(test["num_objects"].sum()) and stats["unmatched"] == 0
-    assert stats["mean_mass"] == pytest.approx(1.0)
+    assert stats["mentions"] == int(test["num_objects"].sum()) and stats["unmatched"] == 0
+    assert stats["by_word"]["colour"]["mean_mass"] == pytest.approx(1.0)
+    assert stats["by_word"]["shape"]["mean_mass"] == pytest.approx(0.0)
+    assert stats["by_word"]["colour"]["share_at_least_half"] == 1.0
+    assert stats["by_word"]["all"]["mean_mass"] == pytest.approx(1 / 3)
+    assert stats["phrase_max"] == pytest.approx(1.0)
     uniform = np.full((6, T, 8, 8), 1 / 64)
     stats = captioning.object_word_attention(ids, uniform, test, idx_to_word, 8)
-    assert stats["mean_mass"] == pytest.approx(stats["mean_region_fraction"])
-    assert stats["mean_mass"] < 0.3
+    for kind in ("size", "colour", "shape", "all"):
+        assert stats["by_word"][kind]["mean_mass"] == pytest.approx(
+            stats["mean_region_fraction"])
+    assert stats["mean_region_fraction"] < 0.3
     # A colour-shape pair that is not in the scene is not credited.
     wrong = ids.copy()
     for n in range(6):
@@ -96,6 +104,7 @@ def test_object_word_attention_measures_mass_on_the_named_object():
         wrong[n, t] = word_to_idx[missing]
     stats = captioning.object_word_attention(wrong, on_object, test, idx_to_word, 8)
     assert stats["unmatched"] == 6
+    assert stats["mentions"] == int(test["num_objects"].sum()) - 6
 
 
 def test_smoke_run(tmp_path):
