@@ -143,7 +143,8 @@ def run_timing(out="results/book_gated_timing.json", log=print, **over):
 
 # A reduced copy task for chapter 5, used only when results/copy_task.json (the full run of
 # experiments.copy_task) is not available: fewer cells, shorter delays, a smaller budget.
-SMALL_COPY = {"cells": ("rnn", "lstm"), "delays": (5, 10, 20), "max_steps": 400,
+SMALL_COPY = {"cells": ("rnn", "lstm", "peephole", "gru"), "delays": (5, 10, 20, 40),
+              "max_steps": 600,
               "max_seconds": 120.0, "hidden_dim": 32}
 
 
