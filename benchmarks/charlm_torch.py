@@ -106,7 +106,12 @@ def main(argv=None):
                     help="budget in wall-clock time or in this process's CPU time")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="results/charlm_torch.json")
+    ap.add_argument("--step-cpu", type=int, default=0, metavar="N",
+                    help="only time N training steps of rnnlib and of PyTorch in CPU seconds "
+                         "(one thread each; independent of other jobs' load) and print them")
     args = ap.parse_args(argv)
+    if args.step_cpu:
+        return step_cpu(args)
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -215,6 +220,55 @@ def main(argv=None):
     write_json(args.out, result)
     print(f"best val {best[0]:.4f} nats/char at step {best[1]} ({best[2]:.0f} s); "
           f"{step} steps, {total / max(step, 1):.3f} s/step; wrote {args.out}")
+
+
+def step_cpu(args):
+    """CPU seconds per training step (forward, backward, clip, Adam) of both libraries."""
+    from threadpoolctl import threadpool_limits
+
+    from rnnlib.clip import clip_by_global_norm
+    from rnnlib.models import CharRNN
+    from rnnlib.optim import adam
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(args.seed)
+    V = 65
+    x = rng.integers(0, V, (args.batch, args.seq))
+    y = rng.integers(0, V, (args.batch, args.seq))
+    model = CharLSTM(V, args.embed or V, args.hidden, args.layers, args.dropout)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def torch_step():
+        logits, _ = model(xt)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, V), yt.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+
+    ours = CharRNN(V, args.hidden, "lstm", args.layers, args.dropout, np.float32, args.seed,
+                   wordvec_dim=args.embed)
+    configs = {k: {"learning_rate": args.lr} for k in ours.params}
+
+    def rnnlib_step():
+        _, grads, _ = ours.loss(x, y)
+        grads, _ = clip_by_global_norm(grads, args.clip)
+        for k in ours.params:
+            ours.params[k], configs[k] = adam(ours.params[k], grads[k], configs[k])
+
+    times = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, fn in (("torch", torch_step), ("rnnlib", rnnlib_step)):
+            fn()  # warm-up
+            t0 = time.process_time()
+            for _ in range(args.step_cpu):
+                fn()
+            times[name] = (time.process_time() - t0) / args.step_cpu
+    print(f"CPU seconds per step, {args.layers}x{args.hidden} LSTM, batch {args.batch} x "
+          f"{args.seq}, one thread: rnnlib {times['rnnlib']:.3f}, torch {times['torch']:.3f}, "
+          f"ratio {times['rnnlib'] / times['torch']:.2f}")
+    return times
 
 
 if __name__ == "__main__":
