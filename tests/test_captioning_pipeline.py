@@ -111,9 +111,6 @@ def test_object_word_attention_measures_mass_on_the_named_object():
 
 
 def test_smoke_run(tmp_path):
-    pytest.importorskip("rnnlib.models", reason="CaptioningRNN not available")
-    from rnnlib.models import CaptioningRNN  # noqa: F401
-
     out = captioning.main(["--smoke", "--results-dir", str(tmp_path), "--cache-dir",
                            str(tmp_path / "cache")])
     with open(tmp_path / "captioning_smoke.json") as f:
