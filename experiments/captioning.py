@@ -233,6 +233,8 @@ def object_word_attention(caption_ids, maps, test, idx_to_word, grid):
     - phrase_max: mean over mentions of the largest mass among the mention's three words.
     - mean_region_fraction: the mass uniform attention would give (mean share of cells).
     - mentions, unmatched: counts.
+    - mean_mass, share_words_mass_at_least_half, words: the shape-word figures again under
+      the names of the first layout (book chapter 8 reads them).
     """
     _, coverage = scenes.cell_targets(test["attributes"], test["masks"], grid)
     kinds = ("size", "colour", "shape")
@@ -267,8 +269,12 @@ def object_word_attention(caption_ids, maps, test, idx_to_word, grid):
         return {"mean_mass": float(v.mean()), "median_mass": float(np.median(v)),
                 "share_at_least_half": float(np.mean(v >= 0.5))}
 
+    by_word = {k: stats(v) for k, v in masses.items()}
     return {
-        "by_word": {k: stats(v) for k, v in masses.items()},
+        "mean_mass": by_word["shape"]["mean_mass"],
+        "share_words_mass_at_least_half": by_word["shape"]["share_at_least_half"],
+        "words": len(masses["shape"]),
+        "by_word": by_word,
         "phrase_max": float(np.mean(phrase_max)) if phrase_max else None,
         "mean_region_fraction": float(np.mean(fractions)) if fractions else None,
         "mentions": len(phrase_max),

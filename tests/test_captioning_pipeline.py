@@ -89,6 +89,8 @@ def test_object_word_attention_measures_mass_on_the_named_object():
     assert stats["mentions"] == int(test["num_objects"].sum()) and stats["unmatched"] == 0
     assert stats["by_word"]["colour"]["mean_mass"] == pytest.approx(1.0)
     assert stats["by_word"]["shape"]["mean_mass"] == pytest.approx(0.0)
+    assert stats["mean_mass"] == stats["by_word"]["shape"]["mean_mass"]
+    assert stats["words"] == stats["mentions"]
     assert stats["by_word"]["colour"]["share_at_least_half"] == 1.0
     assert stats["by_word"]["all"]["mean_mass"] == pytest.approx(1 / 3)
     assert stats["phrase_max"] == pytest.approx(1.0)
