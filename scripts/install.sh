@@ -22,8 +22,11 @@ fi
 "$VENV/bin/python" -c 'import sys; assert sys.version_info[:2] >= (3, 11), sys.version' \
   || { echo "install: Python 3.11 or newer is needed" >&2; exit 1; }
 
-"$VENV/bin/python" -m pip install --quiet -r requirements.txt
-"$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e . -e ./exercises
+# This machine's pip configuration names local mirror folders that may not exist; pip warns once
+# per package about them, which buries real errors, so only those lines are dropped.
+quiet_pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
+quiet_pip install --quiet -r requirements.txt
+quiet_pip install --quiet --no-deps --no-build-isolation -e . -e ./exercises
 "$VENV/bin/python" -m pip check
 
 # MathJax 3 from the npm registry, so the book typesets math with no network when it is read.
