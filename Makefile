@@ -17,7 +17,7 @@ system:
 
 ## The HTML book in _build/html; every warning is an error, every chapter executes (cached).
 book: install
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	scripts/build_book.sh
 
 ## Lint, unit tests, the notebooks (solutions and releases), the book build and its browser tests.
 test: install system lint
