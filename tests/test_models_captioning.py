@@ -1,6 +1,8 @@
 """rnnlib.models.CaptioningRNN: CS231n's published losses, gradients of every parameter for
 every cell, overfitting a few captions, greedy and beam decoding, bad input."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -141,8 +143,9 @@ def test_overfits_a_handful_of_captions_and_decodes_them(cell):
     np.testing.assert_array_equal(beam[2], [7, 3, 6, 2, 0, 0])
 
 
+@pytest.mark.parametrize("length_norm", [False, True])
 @pytest.mark.parametrize("cell", CELLS)
-def test_sample_shapes_and_beam_of_one_is_greedy(cell):
+def test_sample_shapes_and_beam_of_one_is_greedy(cell, length_norm):
     model, features, _ = small_problem(cell, N=3)
     # Make <NULL> and <START> unlikely, so that greedy decoding, which may pick any word,
     # picks what beam search (which never emits them) can pick.
@@ -150,7 +153,8 @@ def test_sample_shapes_and_beam_of_one_is_greedy(cell):
     out = model.sample(features, max_length=7)
     captions = out[0] if cell == "attention" else out
     assert captions.shape == (3, 7) and np.issubdtype(captions.dtype, np.integer)
-    beam = model.beam_search(features, beam_size=1, max_length=7, length_norm=False)
+    beam = model.beam_search(features, beam_size=1, max_length=7,
+                              length_norm=length_norm)
     assert beam.shape == (3, 7)
     for g, b in zip(captions.tolist(), beam.tolist(), strict=True):
         if 2 in g:  # greedy goes on after <END>; beam search stops there and pads
@@ -208,3 +212,61 @@ def test_bad_input():
         no_start.sample(np.zeros((1, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="beam_size"):
         model.beam_search(features, beam_size=0)
+
+
+@functools.cache
+def memorised(cell, seed):
+    """A model trained to near-zero loss on 8 captions of 2 to 10 words, some of which begin
+    with a whole shorter caption: the shape of the scene captions that exposed a beam search
+    stopping once beam_size short captions had finished."""
+    words = ["<NULL>", "<START>", "<END>", "red", "blue", "green", "circle", "square",
+             "left", "of"]
+    word_to_idx = {w: i for i, w in enumerate(words)}
+    texts = ["red circle", "blue square", "green circle", "red square",
+             "red circle left of blue square", "blue square left of green circle",
+             "green circle left of red square left of blue square",
+             "red square left of red circle"]
+    captions = np.zeros((len(texts), 12), dtype=np.int64)
+    for i, text in enumerate(texts):
+        ids = [1] + [word_to_idx[w] for w in text.split()] + [2]
+        captions[i, : len(ids)] = ids
+    rng = np.random.default_rng(seed)
+    shape = (len(texts), 8, 2, 2) if cell == "attention" else (len(texts), 8)
+    features = rng.standard_normal(shape)
+    model = CaptioningRNN(word_to_idx, input_dim=8, wordvec_dim=16, hidden_dim=32,
+                          cell_type=cell, dtype=np.float64, seed=0)
+    configs = {k: {"learning_rate": 2e-2} for k in model.params}
+    for _ in range(400):
+        loss, grads = model.loss(features, captions)
+        for k in model.params:
+            model.params[k], configs[k] = adam(model.params[k], grads[k], configs[k])
+    assert loss < 0.01
+    return model, features, captions
+
+
+def cut_at_end(row, end=2, null=0):
+    row = [w for w in row if w != null]
+    return row[: row.index(end) + 1] if end in row else row
+
+
+@pytest.mark.parametrize("length_norm", [False, True])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("cell", ["lstm", "attention"])
+def test_beam_never_scores_below_greedy_on_a_memorised_model(cell, seed, length_norm):
+    model, features, captions = memorised(cell, seed)
+    out = model.sample(features, max_length=12)
+    greedy = out[0] if cell == "attention" else out
+    # Greedy decoding reproduces the memorised captions.
+    assert decode_captions(greedy, model.idx_to_word) == decode_captions(
+        captions, model.idx_to_word)
+
+    def score(n, words):
+        lp = caption_logp(model, features[n], words)
+        return lp / len(words) if length_norm else lp
+
+    for beam_size in (2, 3, 5):
+        beam = model.beam_search(features, beam_size=beam_size, max_length=12,
+                                 length_norm=length_norm)
+        for n in range(len(features)):
+            g, b = cut_at_end(greedy[n].tolist()), cut_at_end(beam[n].tolist())
+            assert score(n, b) >= score(n, g) - 1e-12, (beam_size, n, g, b)

@@ -209,16 +209,26 @@ class CaptioningRNN:
     def beam_search(self, features, beam_size=5, max_length=30, length_norm=True):
         """Beam-search decoding, one image at a time.
 
-        Each image keeps the beam_size best partial captions. A caption is finished when it
-        produces <END> (kept, with its <END>) or reaches max_length words. <NULL> and <START>
-        are never produced. Captions are ranked by their total log-probability divided by
-        their length in words, <END> included (length_norm=True, the default: otherwise
-        short captions win simply because every word costs probability), or by the plain sum
-        (length_norm=False). The search stops once beam_size captions are finished.
+        A hypothesis is a partial caption; it is finished when its last word is <END> (kept,
+        with its <END>) or when it has max_length words. <NULL> and <START> are never
+        produced. Every hypothesis, live or finished, is ranked by the same score: its total
+        log-probability divided by its length in words, <END> included (length_norm=True,
+        the default: otherwise short captions win simply because every word costs
+        probability), or the plain total (length_norm=False).
+
+        At every step each live hypothesis is extended by every word; the beam_size best of
+        these extensions and of the finished hypotheses already in the beam form the next
+        beam, so a finished caption keeps its place only while no live one outranks it, and
+        a caption joins the set of results only by entering the beam (with beam_size=1 this
+        is greedy decoding). The search stops when the beam holds no live hypothesis, when
+        no live one can still beat the best finished caption (word log-probabilities are
+        <= 0, so a live hypothesis of total L can reach at most L, or L / max_length under
+        length normalisation), or after max_length words. The result is the best-ranked
+        finished caption.
 
         Inputs:
         - features: image features, of shape (N, D), or (N, D, P, P) for 'attention'.
-        - beam_size: number of partial captions kept per image.
+        - beam_size: number of hypotheses kept per image.
         - max_length: T, maximum number of words per caption.
         - length_norm: rank by mean instead of total log-probability.
 
@@ -229,6 +239,7 @@ class CaptioningRNN:
         self._need_start()
         if int(beam_size) < 1:
             raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
+        beam_size = int(beam_size)
         features = self._features(features)
         N = features.shape[0]
         p = self.params
@@ -241,15 +252,21 @@ class CaptioningRNN:
         def rank(logp, length):
             return logp / length if length_norm else logp
 
+        def bound(logp):
+            # The best score a live hypothesis can still reach: later words only lower
+            # its total, and a longer caption divides a negative total by more.
+            return np.minimum(logp, 0.0) / max_length if length_norm else logp
+
         for n in range(N):
-            # Live beams as arrays: tokens (K, t), cumulative log-probs (K,), states (K, H).
+            # Live hypotheses as arrays: tokens (K, t), cumulative log-probs (K,), states.
             tokens = np.zeros((1, 0), dtype=np.int64)
             logp = np.zeros(1)
             h = H0[n : n + 1]
             c = None if C0 is None else C0[n : n + 1]
             A = None if A0 is None else A0[n : n + 1]
             word = np.array([self._start])
-            finished = []  # (score, tokens)
+            in_beam = []  # finished hypotheses still in the beam: (score, tokens)
+            results = []  # every finished hypothesis that entered the beam: (score, tokens)
             for t in range(max_length):
                 K = len(logp)
                 Ak = None if A is None else np.repeat(A, K, axis=0)
@@ -257,26 +274,33 @@ class CaptioningRNN:
                 step_logp = log_softmax((h @ p["W_vocab"] + p["b_vocab"]).astype(np.float64))
                 step_logp[:, banned] = -np.inf
                 total = (logp[:, None] + step_logp).ravel()
-                best = np.argsort(-total, kind="stable")[:beam_size]
-                best = best[np.isfinite(total[best])]
-                src, word = best // V, best % V
+                # Finished hypotheses first, so that they win ties.
+                scores = np.concatenate([np.array([s for s, _ in in_beam]),
+                                         rank(total, t + 1)])
+                best = np.argsort(-scores, kind="stable")[:beam_size]
+                best = best[np.isfinite(scores[best])]
+                kept = [in_beam[i] for i in best[best < len(in_beam)]]
+                ext = best[best >= len(in_beam)] - len(in_beam)
+                src, word = ext // V, ext % V
                 tokens = np.concatenate([tokens[src], word[:, None]], axis=1)
-                logp = total[best]
+                logp = total[ext]
                 h = h[src]
                 c = None if c is None else c[src]
-                ended = word == self._end if self._end is not None else np.zeros_like(word, bool)
+                ended = (word == self._end if self._end is not None
+                         else np.zeros(len(word), dtype=bool))
                 if t == max_length - 1:
                     ended[:] = True
-                for k in np.flatnonzero(ended):
-                    finished.append((rank(logp[k], t + 1), tokens[k]))
-                if len(finished) >= beam_size:
-                    break
+                new = [(float(rank(logp[k], t + 1)), tokens[k]) for k in np.flatnonzero(ended)]
+                in_beam = kept + new
+                results += new
                 live = ~ended
                 tokens, logp, h, word = tokens[live], logp[live], h[live], word[live]
                 c = None if c is None else c[live]
                 if len(logp) == 0:
                     break
-            best_tokens = max(finished, key=lambda item: item[0])[1]
+                if results and max(s for s, _ in results) >= bound(logp).max():
+                    break
+            best_tokens = max(results, key=lambda item: item[0])[1]
             captions[n, : len(best_tokens)] = best_tokens
         return captions
 
