@@ -1,0 +1,123 @@
+"""The round trip with the project's grader: release -> submissions -> `python -m autograder
+grade`, on every assignment.
+
+The same three students as tests/test_exercises_roundtrip.py (built once per pytest run by the
+`roundtrip_course` fixture) plus ``honest_mistake``, graded by the project's grader only: the
+slightly wrong function of ``slightly_wrong`` without any cheating, so that the grader's own
+detection of the wrong function is tested too (``slightly_wrong`` empties that function's test
+cell, which the grader scores 0 as `tampered` whatever the function returns).
+
+Expected, per assignment and per question of OUT/grades.csv: ``complete`` has full marks and
+status `ok` on every auto-graded question; ``blank`` has 0 on each; ``slightly_wrong`` loses
+exactly its spoiled function's question (status `tampered`, docs/grader.md) and keeps the rest
+despite its patched `check` and `np.allclose`; ``honest_mistake`` loses exactly that question
+(status `failed`). Written answers are `manual` rows with an empty score for everyone. The
+automatic scores of the three shared students equal stock nbgrader's on the same files.
+"""
+
+import csv
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from _exercises_roundtrip_course import STUDENTS, auto_cells, fill, spoiled
+from _exercises_util import (
+    ROOT,
+    SOLUTIONS,
+    nbgrader_meta,
+    points,
+    read,
+    solution_notebooks,
+)
+
+HONEST = "honest_mistake"
+
+
+def manual_questions(nb):
+    """grade_ids of the questions a person grades (graded markdown answers)."""
+    return {nbgrader_meta(c)["grade_id"] for c in nb.cells
+            if nbgrader_meta(c).get("grade") and c.cell_type == "markdown"}
+
+
+def expected_rows(path, student):
+    """{question: (score, status)} expected in grades.csv (status None: any, see blank)."""
+    nb = read(path)
+    auto = auto_cells(nb)
+    rows = {q: ("", "manual") for q in manual_questions(nb)}
+    if student == "blank":
+        return rows | {q: (0.0, None) for q in auto}
+    rows |= {q: (float(value), "ok") for q, value in auto.items()}
+    if student == "slightly_wrong":
+        rows[f"test_{spoiled(path)}"] = (0.0, "tampered")
+    elif student == HONEST:
+        rows[f"test_{spoiled(path)}"] = (0.0, "failed")
+    return rows
+
+
+def grade(submissions, out):
+    command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
+               "--source", str(SOLUTIONS), "--workers", "2", "--quiet"]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    with open(out / "grades.csv", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_round_trip_with_the_project_grader(roundtrip_course, tmp_path):
+    submitted = roundtrip_course.submissions()
+    submissions = tmp_path / "submissions"
+    shutil.copytree(submitted, submissions)
+    release = submitted.parent / "release"
+    for path in solution_notebooks():
+        out = submissions / HONEST / path.parent.name / path.name
+        out.parent.mkdir(parents=True)
+        released = read(release / path.parent.name / path.name)
+        nbformat.write(fill(released, read(path), spoiled(path)), out)
+
+    rows = grade(submissions, tmp_path / "out")
+    keys = [(r["student"], r["assignment"], r["notebook"], r["question"]) for r in rows]
+    assert len(keys) == len(set(keys)), "a question appears twice in grades.csv"
+    got = {key: r for key, r in zip(keys, rows, strict=True)}
+
+    problems = []
+    students = (*STUDENTS, HONEST)
+    want_keys = set()
+    for path in solution_notebooks():
+        assignment, notebook = path.parent.name, path.stem
+        for student in students:
+            for question, (score, status) in expected_rows(path, student).items():
+                key = (student, assignment, notebook, question)
+                want_keys.add(key)
+                row = got.get(key)
+                if row is None:
+                    problems.append(f"{key}: no row")
+                    continue
+                have = float(row["score"]) if row["score"] else ""
+                if have != score or status is not None and row["status"] != status:
+                    problems.append(f"{key}: got {have!r} {row['status']}, "
+                                    f"expected {score!r} {status or '(any status)'}")
+                if float(row["max_score"]) != points(read(path))[question]:
+                    problems.append(f"{key}: max_score {row['max_score']}")
+    extra = set(keys) - want_keys
+    assert not extra, f"unexpected rows: {sorted(extra)[:5]}"
+    blank_statuses = {got[k]["status"] for k in want_keys
+                      if k[0] == "blank" and got[k]["status"] != "manual"}
+    # The blank release raises NotImplementedError in every graded function: the tests ran and
+    # failed (not timeout, crashed or tampered).
+    assert blank_statuses <= {"failed"}, blank_statuses
+
+    # Per question, the same automatic scores as stock nbgrader on the same submissions.
+    nbgrader = roundtrip_course.nbgrader_scores()
+    for path in solution_notebooks():
+        assignment, notebook = path.parent.name, path.stem
+        for student in STUDENTS:
+            for question in auto_cells(read(path)):
+                ours = float(got[(student, assignment, notebook, question)]["score"])
+                theirs = nbgrader[(student, assignment, notebook)].get(question)
+                if theirs is None or ours != float(theirs):
+                    problems.append(f"{student} {assignment}/{question}: ours {ours}, "
+                                    f"nbgrader {theirs}")
+    assert not problems, "\n".join(problems)
