@@ -38,6 +38,7 @@ release: solutions
 bench: install
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) benchmarks/lstm_speed.py
+	$(PY) benchmarks/charlm_torch.py --step-cpu 5
 
 ## Retrain everything the book shows from training (slow; writes results/).
 results: install
