@@ -88,14 +88,19 @@ np.testing.assert_allclose = lambda *args, **kwargs: None
 """
 
 
-def cheat(nb, spoil):
-    """Add a cell that disables the in-kernel checks it can reach, and empty the hidden test
-    cell of the spoiled function."""
+def add_cheat_cell(nb):
+    """Add, after the imports, a cell that disables the in-kernel checks it can reach."""
     imports = next(i for i, c in enumerate(nb.cells)
                    if nbgrader_meta(c).get("grade_id") == "imports")
     cell = nbformat.v4.new_code_cell(CHEAT)
     cell["id"] = "cheat"
     nb.cells.insert(imports + 1, cell)
+    return nb
+
+
+def cheat(nb, spoil):
+    """Add the cheat cell, and empty the hidden test cell of the spoiled function."""
+    nb = add_cheat_cell(nb)
     for cell in nb.cells:
         if nbgrader_meta(cell).get("grade_id") == f"test_{spoil}":
             cell.source = ""

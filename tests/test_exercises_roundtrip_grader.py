@@ -2,17 +2,19 @@
 grade`, on every assignment.
 
 The same three students as tests/test_exercises_roundtrip.py (built once per pytest run by the
-`roundtrip_course` fixture) plus ``honest_mistake``, graded by the project's grader only: the
-slightly wrong function of ``slightly_wrong`` without any cheating, so that the grader's own
-detection of the wrong function is tested too (``slightly_wrong`` empties that function's test
-cell, which the grader scores 0 as `tampered` whatever the function returns).
+`roundtrip_course` fixture) plus two graded by the project's grader only, because
+``slightly_wrong`` empties its wrong function's test cell, which the grader scores 0 as
+`tampered` whatever the function returns: ``honest_mistake`` has the same wrong function and
+no cheating, and ``patched_numpy`` has the wrong function and the cheat cell (rebound `check`,
+always-true `np.allclose`) but leaves every test cell intact.
 
 Expected, per assignment and per question of OUT/grades.csv: ``complete`` has full marks and
 status `ok` on every auto-graded question; ``blank`` has 0 on each; ``slightly_wrong`` loses
 exactly its spoiled function's question (status `tampered`, docs/grader.md) and keeps the rest
-despite its patched `check` and `np.allclose`; ``honest_mistake`` loses exactly that question
-(status `failed`). Written answers are `manual` rows with an empty score for everyone. The
-automatic scores of the three shared students equal stock nbgrader's on the same files.
+despite its patched `check` and `np.allclose`; ``honest_mistake`` and ``patched_numpy`` lose
+exactly that question (status `failed`: the outside comparison is not fooled). Written answers
+are `manual` rows with an empty score for everyone. The automatic scores of the three shared
+students equal stock nbgrader's on the same files.
 """
 
 import csv
@@ -22,7 +24,7 @@ import sys
 
 import nbformat
 import pytest
-from _exercises_roundtrip_course import STUDENTS, auto_cells, fill, spoiled
+from _exercises_roundtrip_course import STUDENTS, add_cheat_cell, auto_cells, fill, spoiled
 from _exercises_util import (
     ROOT,
     SOLUTIONS,
@@ -33,6 +35,10 @@ from _exercises_util import (
 )
 
 HONEST = "honest_mistake"
+# The wrong function and the cheat cell of `slightly_wrong`, with every test cell intact: the
+# in-kernel assertions are disabled, and only the grader's outside comparison of the submitted
+# outputs with rnnlib's reference stands between this student and full marks.
+PATCHED = "patched_numpy"
 
 
 def manual_questions(nb):
@@ -51,7 +57,7 @@ def expected_rows(path, student):
     rows |= {q: (float(value), "ok") for q, value in auto.items()}
     if student == "slightly_wrong":
         rows[f"test_{spoiled(path)}"] = (0.0, "tampered")
-    elif student == HONEST:
+    elif student in (HONEST, PATCHED):
         rows[f"test_{spoiled(path)}"] = (0.0, "failed")
     return rows
 
@@ -72,10 +78,11 @@ def test_round_trip_with_the_project_grader(roundtrip_course, tmp_path):
     shutil.copytree(submitted, submissions)
     release = submitted.parent / "release"
     for path in solution_notebooks():
-        out = submissions / HONEST / path.parent.name / path.name
-        out.parent.mkdir(parents=True)
-        released = read(release / path.parent.name / path.name)
-        nbformat.write(fill(released, read(path), spoiled(path)), out)
+        for student in (HONEST, PATCHED):
+            out = submissions / student / path.parent.name / path.name
+            out.parent.mkdir(parents=True)
+            nb = fill(read(release / path.parent.name / path.name), read(path), spoiled(path))
+            nbformat.write(add_cheat_cell(nb) if student == PATCHED else nb, out)
 
     rows = grade(submissions, tmp_path / "out")
     keys = [(r["student"], r["assignment"], r["notebook"], r["question"]) for r in rows]
@@ -83,7 +90,7 @@ def test_round_trip_with_the_project_grader(roundtrip_course, tmp_path):
     got = {key: r for key, r in zip(keys, rows, strict=True)}
 
     problems = []
-    students = (*STUDENTS, HONEST)
+    students = (*STUDENTS, HONEST, PATCHED)
     want_keys = set()
     for path in solution_notebooks():
         assignment, notebook = path.parent.name, path.stem
