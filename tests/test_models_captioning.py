@@ -270,3 +270,24 @@ def test_beam_never_scores_below_greedy_on_a_memorised_model(cell, seed, length_
         for n in range(len(features)):
             g, b = cut_at_end(greedy[n].tolist()), cut_at_end(beam[n].tolist())
             assert score(n, b) >= score(n, g) - 1e-12, (beam_size, n, g, b)
+
+
+def test_attention_maps_of_sample_are_the_ones_that_produced_each_word():
+    # The map sample() returns at step t must be the softmax of h_{t-1} . A (h_{-1} = h0), the
+    # state that emits word t: recompute it by teacher-forcing the greedy caption.
+    from rnnlib.layers import dot_product_attention_forward
+    from rnnlib.models._cells import seq_forward
+
+    model, features, _ = small_problem("attention", N=3, P=3)
+    captions, maps = model.sample(features, max_length=5)
+    h0, _, A, _ = model._project(model._features(features))
+    words_in = np.concatenate([np.full((3, 1), model._start), captions[:, :-1]], axis=1)
+    x = model.params["W_embed"][words_in]
+    h, _, _ = seq_forward("attention", x, h0, model._cell_params(), A=A)
+    prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
+    for t in range(5):
+        want = dot_product_attention_forward(prev[:, t], A)[1]
+        np.testing.assert_allclose(maps[:, t], want, rtol=1e-10, atol=1e-12)
+        # the map of the next step differs: an off-by-one would not pass
+        if t < 4:
+            assert not np.allclose(maps[:, t + 1], want)
