@@ -18,6 +18,7 @@ students equal stock nbgrader's on the same files.
 """
 
 import csv
+import html
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from _exercises_roundtrip_course import STUDENTS, add_cheat_cell, auto_cells, fi
 from _exercises_util import (
     ROOT,
     SOLUTIONS,
+    hidden_lines,
     nbgrader_meta,
     points,
     read,
@@ -62,6 +64,26 @@ def expected_rows(path, student):
     return rows
 
 
+def secret_lines(release):
+    """The hidden-test lines of every assignment that students never see (the hidden blocks
+    also repeat lines of the released notebook, such as the imports)."""
+    visible = {line.strip() for path in release.glob("*/*.ipynb")
+               for cell in read(path).cells for line in cell.source.splitlines()}
+    return {line for path in solution_notebooks() for line in hidden_lines(read(path))
+            if line not in visible}
+
+
+def leaks(out, secrets):
+    """(file, line) for every secret line found in a file under `out`, as text or escaped."""
+    found = []
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            text += "\n" + html.unescape(text)
+            found += [(str(path.relative_to(out)), line) for line in secrets if line in text]
+    return found
+
+
 def grade(submissions, out):
     command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
                "--source", str(SOLUTIONS), "--workers", "2", "--quiet"]
@@ -84,7 +106,8 @@ def test_round_trip_with_the_project_grader(roundtrip_course, tmp_path):
             nb = fill(read(release / path.parent.name / path.name), read(path), spoiled(path))
             nbformat.write(add_cheat_cell(nb) if student == PATCHED else nb, out)
 
-    rows = grade(submissions, tmp_path / "out")
+    out = tmp_path / "out"
+    rows = grade(submissions, out)
     keys = [(r["student"], r["assignment"], r["notebook"], r["question"]) for r in rows]
     assert len(keys) == len(set(keys)), "a question appears twice in grades.csv"
     got = {key: r for key, r in zip(keys, rows, strict=True)}
@@ -115,6 +138,11 @@ def test_round_trip_with_the_project_grader(roundtrip_course, tmp_path):
     # The blank release raises NotImplementedError in every graded function: the tests ran and
     # failed (not timeout, crashed or tampered).
     assert blank_statuses <= {"failed"}, blank_statuses
+
+    # No hidden test of any assignment in any file under OUT.
+    secrets = secret_lines(release)
+    assert len(secrets) > 100
+    assert not leaks(out, secrets)
 
     # Per question, the same automatic scores as stock nbgrader on the same submissions.
     nbgrader = roundtrip_course.nbgrader_scores()
