@@ -10,6 +10,9 @@ Steps:
    by the data and encoder settings, so a rerun reuses them; the results record whether it did).
 3. Train rnnlib.models.CaptioningRNN with the 'rnn', 'lstm', 'gru' and 'attention' cells
    (Adam, global-norm clipping; each minibatch uses one of an image's four captions at random).
+   The attention model's loss adds Xu et al.'s doubly stochastic attention penalty
+   (DoublyStochasticCaptioningRNN, weight captioner.ds_lambda); the training curves hold the
+   caption loss alone.
 4. Decode the test images greedily and with beam search; score corpus BLEU-4 with sacrebleu
    (tokenize='none': the captions are already space-separated words; all four captions of an
    image are the references; reported on a 0-1 scale) and the exact-match rate (the decoded
@@ -34,6 +37,15 @@ import numpy as np
 from rnnlib import scenes
 from rnnlib.clip import clip_by_global_norm
 from rnnlib.encoder import SceneEncoder, attribute_accuracy, train_encoder
+from rnnlib.layers import (
+    temporal_affine_backward,
+    temporal_affine_forward,
+    temporal_softmax_loss,
+    word_embedding_backward,
+    word_embedding_forward,
+)
+from rnnlib.models import CaptioningRNN
+from rnnlib.models._cells import seq_backward, seq_forward
 from rnnlib.optim import adam
 from rnnlib.train import finish_header, run_header, write_json
 
@@ -47,8 +59,9 @@ FULL = {
     # Shape is learned last: its accuracy sits near chance for ~400 steps, then climbs.
     "encoder": {"stages": [[16, 1], [32, 2], [32, 2]], "feature_dim": 64, "epochs": 6,
                 "batch_size": 64, "lr": 5e-3},
+    # ds_lambda: weight of the doubly stochastic attention penalty (attention cell only).
     "captioner": {"wordvec_dim": 64, "hidden_dim": 128, "epochs": 10, "batch_size": 100,
-                  "lr": 3e-3, "clip": 5.0, "dtype": "float32"},
+                  "lr": 3e-3, "clip": 5.0, "dtype": "float32", "ds_lambda": 1.0},
     # The attention model, the one with targets, first: its result is the first to land.
     "cells": ["attention", "lstm", "gru", "rnn"],
     "beam_size": 5,
@@ -63,7 +76,7 @@ SMOKE = {
     "encoder": {"stages": [[4, 1], [8, 2], [8, 2]], "feature_dim": 8, "epochs": 1,
                 "batch_size": 16, "lr": 2e-3},
     "captioner": {"wordvec_dim": 8, "hidden_dim": 16, "epochs": 1, "batch_size": 16,
-                  "lr": 3e-3, "clip": 5.0, "dtype": "float32"},
+                  "lr": 3e-3, "clip": 5.0, "dtype": "float32", "ds_lambda": 1.0},
     "cells": ["attention", "lstm", "gru", "rnn"],
     "beam_size": 2,
     "attention_samples": 4,
@@ -72,6 +85,82 @@ SMOKE = {
 
 def _key(obj):
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+class DoublyStochasticCaptioningRNN(CaptioningRNN):
+    """The attention CaptioningRNN with Xu et al.'s (2015) doubly stochastic penalty.
+
+    The loss adds ds_lambda * sum_p (1 - sum_t alpha_tp)^2 / N, summed over the P*P grid
+    cells p and the caption's counted steps t (those whose target is not <NULL>): over a
+    caption, every cell should receive about one unit of attention in total, which discourages
+    reading the same cells at every word. rnnlib's attention functions return no gradient for
+    the weights alpha, so the penalty's gradient is computed here: through the softmax to the
+    scores prev_h . A / sqrt(H), then into A directly and into every prev_h, which is h_{t-1}
+    (added to the upstream gradient of h_{t-1}) or, at t = 0, h0 = mean of A.
+
+    Inputs: those of CaptioningRNN (cell_type must be 'attention'), and
+    - ds_lambda: weight of the penalty (0 gives CaptioningRNN's loss).
+    After every loss() call, last_caption_loss holds the loss without the penalty.
+    """
+
+    def __init__(self, *args, ds_lambda=1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.cell_type != "attention":
+            raise ValueError("the doubly stochastic penalty needs cell_type='attention'")
+        self.ds_lambda = float(ds_lambda)
+        self.last_caption_loss = None
+
+    def loss(self, features, captions):
+        """Caption loss plus the penalty, and the gradients of both (see CaptioningRNN.loss).
+
+        Inputs:
+        - features: (N, D, P, P) feature grids.
+        - captions: int (N, T) captions.
+
+        Returns (loss, grads) like CaptioningRNN.loss.
+        """
+        features = self._features(features)
+        N = features.shape[0]
+        captions = np.asarray(captions)
+        if captions.ndim != 2 or captions.shape[0] != N or captions.shape[1] < 2:
+            raise ValueError(f"captions must have shape (N, T) with N = {N} and T >= 2, "
+                             f"got {captions.shape}")
+        captions_in, captions_out = captions[:, :-1], captions[:, 1:]
+        mask = captions_out != self._null
+        p = self.params
+        h0, _, A, _ = self._project(features)
+        x, embed_cache = word_embedding_forward(captions_in, p["W_embed"])
+        h, _, rnn_cache = seq_forward("attention", x, h0, self._cell_params(), A=A)
+        scores, vocab_cache = temporal_affine_forward(h, p["W_vocab"], p["b_vocab"])
+        loss, dscores = temporal_softmax_loss(scores, captions_out, mask)
+        self.last_caption_loss = float(loss)
+
+        # The attention weights of every step, from prev_h = h0, h_0, ..., h_{T-2}.
+        _, H, P, _ = A.shape
+        A_flat = A.reshape(N, H, P * P)
+        prev = np.concatenate([h0[:, None], h[:, :-1]], axis=1)            # (N, T, H)
+        s = np.einsum("nth,nhp->ntp", prev, A_flat) / H ** 0.5
+        s -= s.max(axis=2, keepdims=True)
+        alpha = np.exp(s)
+        alpha /= alpha.sum(axis=2, keepdims=True)
+        m = mask.astype(alpha.dtype)[:, :, None]
+        gap = 1 - (alpha * m).sum(axis=1)                                   # (N, P*P)
+        loss += self.ds_lambda * float((gap ** 2).sum()) / N
+        dalpha = (-2 * self.ds_lambda / N) * gap[:, None, :] * m
+        ds = alpha * (dalpha - (alpha * dalpha).sum(axis=2, keepdims=True))
+        dprev = np.einsum("ntp,nhp->nth", ds, A_flat) / H ** 0.5
+        dA_scores = np.einsum("ntp,nth->nhp", ds, prev).reshape(A.shape) / H ** 0.5
+
+        grads = {}
+        dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, vocab_cache)
+        dh = dh + np.concatenate([dprev[:, 1:], np.zeros_like(dprev[:, :1])], axis=1)
+        cell_grads = seq_backward("attention", dh.astype(self.dtype, copy=False), rnn_cache)
+        grads["W_embed"] = word_embedding_backward(cell_grads.pop("x"), embed_cache)
+        dA = cell_grads.pop("A") + dA_scores + dprev[:, 0, :, None, None] / (P * P)
+        grads["W_proj"] = np.einsum("ndpq,nhpq->dh", features, dA, optimize=True)
+        grads["b_proj"] = dA.sum(axis=(0, 2, 3))
+        grads.update(cell_grads)
+        return loss, {k: v.astype(self.dtype, copy=False) for k, v in grads.items()}
 
 
 def load_data(cfg):
@@ -165,7 +254,9 @@ def train_captioner(model, feats, ids, ccfg, seed, log=print):
             for name, g in grads.items():
                 configs[name]["learning_rate"] = rate
                 model.params[name], configs[name] = adam(model.params[name], g, configs[name])
-            window.append(loss)
+            # The curve holds the caption loss, comparable across cells (without a penalty).
+            caption_loss = getattr(model, "last_caption_loss", None)
+            window.append(loss if caption_loss is None else caption_loss)
             step += 1
             if step % max(1, total // 40) == 0 or step == total:
                 curve["step"].append(step)
@@ -333,8 +424,6 @@ def save_attention(results_dir, suffix, caption_ids, maps, test, k, idx_to_word)
 
 def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print):
     """Run the pipeline for a config (FULL or SMOKE) and write the results files."""
-    from rnnlib.models import CaptioningRNN
-
     result = run_header("captioning/1", cfg["seed"])
     result["config"] = cfg
     t_start, cpu_start = time.perf_counter(), time.process_time()
@@ -360,10 +449,14 @@ def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print):
     for cell in cfg["cells"]:
         key = "grid" if cell == "attention" else "vec"
         tr, te = features[f"train_{key}"].astype(dtype), features[f"test_{key}"].astype(dtype)
-        model = CaptioningRNN(word_to_idx, input_dim=tr.shape[1],
-                              wordvec_dim=ccfg["wordvec_dim"], hidden_dim=ccfg["hidden_dim"],
-                              cell_type=cell, dtype=dtype,
-                              seed=cfg["seed"] * 100 + CELLS.index(cell))
+        kwargs = {"input_dim": tr.shape[1], "wordvec_dim": ccfg["wordvec_dim"],
+                  "hidden_dim": ccfg["hidden_dim"], "cell_type": cell, "dtype": dtype,
+                  "seed": cfg["seed"] * 100 + CELLS.index(cell)}
+        if cell == "attention" and ccfg.get("ds_lambda"):
+            model = DoublyStochasticCaptioningRNN(word_to_idx, ds_lambda=ccfg["ds_lambda"],
+                                                  **kwargs)
+        else:
+            model = CaptioningRNN(word_to_idx, **kwargs)
         log(f"captioner {cell}: {sum(p.size for p in model.params.values())} params")
         hist = train_captioner(model, tr, train_ids, ccfg, seed=cfg["seed"], log=log)
         t0 = time.perf_counter()

@@ -291,3 +291,29 @@ def test_attention_maps_of_sample_are_the_ones_that_produced_each_word():
         # the map of the next step differs: an off-by-one would not pass
         if t < 4:
             assert not np.allclose(maps[:, t + 1], want)
+
+
+@pytest.mark.parametrize("ds_lambda", [0.0, 0.7])
+def test_doubly_stochastic_penalty_loss_and_gradients(ds_lambda):
+    # experiments.captioning's attention model with Xu et al.'s penalty: with lambda 0 it is
+    # CaptioningRNN's loss exactly; otherwise every gradient matches the numerical one.
+    from experiments.captioning import DoublyStochasticCaptioningRNN
+
+    base, features, captions = small_problem("attention", seed=4, N=3, P=3, T=5)
+    model = DoublyStochasticCaptioningRNN(base.word_to_idx, input_dim=3, wordvec_dim=4,
+                                          hidden_dim=5, cell_type="attention",
+                                          dtype=np.float64, ds_lambda=ds_lambda)
+    model.params = {k: v.copy() for k, v in base.params.items()}
+    loss, grads = model.loss(features, captions)
+    base_loss, base_grads = base.loss(features, captions)
+    assert model.last_caption_loss == pytest.approx(base_loss, rel=1e-12)
+    if ds_lambda == 0.0:
+        assert loss == pytest.approx(base_loss, rel=1e-12)
+        for k in grads:
+            np.testing.assert_allclose(grads[k], base_grads[k], rtol=1e-10, atol=1e-14)
+        return
+    assert loss > base_loss
+    for k in model.params:
+        numeric = eval_numerical_gradient(lambda _, k=k: model.loss(features, captions)[0],
+                                          model.params[k], verbose=False)
+        assert_gradient_close(grads[k], numeric, k)
