@@ -2,6 +2,8 @@
 
     python -m experiments.captioning            # the full run (about 20-30 min on 2 cores)
     python -m experiments.captioning --smoke    # tiny data, a few steps (the test suite's run)
+    python -m experiments.captioning --cells attention --ds-lambda 0 --suffix _nopenalty
+                                                # the attention model without the penalty
 
 Steps:
 1. Generate 10,000 training and 1,000 test scenes (rnnlib.scenes, seed 0).
@@ -507,6 +509,9 @@ def main(argv=None):
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--cache-dir", default="cache")
     parser.add_argument("--cells", nargs="+", choices=CELLS, help="subset of the cells")
+    parser.add_argument("--ds-lambda", type=float, default=None,
+                        help="weight of the attention model's doubly stochastic penalty "
+                             "(default: the config's; 0 trains it on the caption loss alone)")
     parser.add_argument("--suffix", default=None,
                         help="appended to the results file names (default '' for the full run, "
                              "'_smoke' for --smoke)")
@@ -514,6 +519,8 @@ def main(argv=None):
     cfg = json.loads(json.dumps(SMOKE if args.smoke else FULL))
     if args.cells:
         cfg["cells"] = args.cells
+    if args.ds_lambda is not None:
+        cfg["captioner"]["ds_lambda"] = args.ds_lambda
     suffix = args.suffix if args.suffix is not None else ("_smoke" if args.smoke else "")
     return run(cfg, args.results_dir, args.cache_dir, suffix)
 
