@@ -1,6 +1,6 @@
 """Captioning on generated scenes: the whole pipeline, from pixels to BLEU-4 and attention maps.
 
-    python -m experiments.captioning            # the full run (about 20-30 min on 2 cores)
+    python -m experiments.captioning            # the full run (~7 min on 2 cores, ~4 if cached)
     python -m experiments.captioning --smoke    # tiny data, a few steps (the test suite's run)
     python -m experiments.captioning --cells attention --ds-lambda 0 --suffix _nopenalty
                                                 # the attention model without the penalty
