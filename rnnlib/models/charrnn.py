@@ -87,7 +87,10 @@ class CharRNN:
         self.rng = np.random.default_rng(seed)
 
         init_rng = np.random.default_rng(seed)
-        params = {"W_embed": init_rng.standard_normal((V, E)) / np.sqrt(E)}
+        # N(0, 1) as torch's nn.Embedding: a lookup has no fan-in to scale by, and the smaller
+        # N(0, 1/E) starved the first layer of input (measured: 0.1-0.2 nats/char worse at equal
+        # steps, because Adam grows small weights no faster than large ones).
+        params = {"W_embed": init_rng.standard_normal((V, E))}
         for layer in range(1, self.num_layers + 1):
             D = E if layer == 1 else H
             for k, v in init_cell(init_rng, cell_type, D, H, np.float64).items():
