@@ -21,7 +21,7 @@ book: install
 
 ## Lint, unit tests, the notebooks (solutions and releases), the book build and its browser tests.
 test: install system lint
-	$(PY) -m pytest -n $(JOBS) tests
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup tests
 	$(PY) -m pytest -n $(JOBS) --nbval-lax --dist loadfile solutions
 
 lint: install

@@ -22,6 +22,12 @@ from autograder.feedback import REDACTED, scan_tree
 from autograder.plan import load_plans
 from autograder.sandbox import BASE_UID, sandbox_mode
 
+# Every module that starts grader sandboxes runs on one xdist worker, one after another: the
+# "no process left behind" check counts processes of the grader's private uids, and would
+# otherwise count another module's live sandboxes as leaked.
+pytestmark = pytest.mark.xdist_group("grader-sandboxes")
+
+
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = "8"
 MEMORY = "1024"

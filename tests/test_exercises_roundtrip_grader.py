@@ -36,6 +36,12 @@ from _exercises_util import (
     solution_notebooks,
 )
 
+# Every module that starts grader sandboxes runs on one xdist worker, one after another: the
+# "no process left behind" check counts processes of the grader's private uids, and would
+# otherwise count another module's live sandboxes as leaked.
+pytestmark = pytest.mark.xdist_group("grader-sandboxes")
+
+
 HONEST = "honest_mistake"
 # The wrong function and the cheat cell of `slightly_wrong`, with every test cell intact: the
 # in-kernel assertions are disabled, and only the grader's outside comparison of the submitted
