@@ -11,6 +11,12 @@ import pytest
 from autograder import sandbox
 from autograder.sandbox import run_cells
 
+# Every module that starts grader sandboxes runs on one xdist worker, one after another: the
+# "no process left behind" check counts processes of the grader's private uids, and would
+# otherwise count another module's live sandboxes as leaked.
+pytestmark = pytest.mark.xdist_group("grader-sandboxes")
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,12 +41,6 @@ def test_bwrap_isolation(tmp_path):
     (tmp_path / "data.txt").write_text("beside the notebook\n")
     probe = f"""
 import os, socket
-
-# Every module that starts grader sandboxes runs on one xdist worker, one after another: the
-# "no process left behind" check counts processes of the grader's private uids, and would
-# otherwise count another module's live sandboxes as leaked.
-pytestmark = pytest.mark.xdist_group("grader-sandboxes")
-
 print("uid", os.getuid())
 print("data", open("data.txt").read().strip())
 for p in ["{ROOT}/solutions", "{ROOT}/rnnlib", "{ROOT}/autograder", "/root/.ssh", "{tmp_path}"]:
