@@ -23,6 +23,9 @@ def main(argv=None):
     g.add_argument("--gradebook", help="nbgrader gradebook URL, e.g. sqlite:///gradebook.db")
     g.add_argument("--resume", action="store_true", help="grade only what is missing in OUT")
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    g.add_argument("--no-sandbox", action="store_true",
+                   help="run student code without the bubblewrap sandbox (trusted "
+                        "submissions only; still never as root)")
     e = sub.add_parser("export", help="convert OUT/grades.csv to another format")
     e.add_argument("out", help="the OUT folder of a grading run")
     e.add_argument("--format", required=True, choices=["gradescope", "csv", "nbgrader"])
@@ -35,7 +38,7 @@ def main(argv=None):
             run(args.submissions, args.out, source=args.source, assignments=args.assignment,
                 timeout=args.timeout, memory=args.memory, workers=args.workers,
                 scheduler=args.scheduler, gradebook=args.gradebook, resume=args.resume,
-                progress=not args.quiet)
+                progress=not args.quiet, no_sandbox=args.no_sandbox)
         else:
             from .export import export
             print(export(args.out, args.format, args.to, args.source))

@@ -12,7 +12,10 @@ Accepted shapes (see docs/grader.md):
 import re
 import shutil
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from .files import read_regular, scan, what
 
 MAX_UNZIPPED = 4 * 2**30
 LMS_TAIL = re.compile(r"^(.*?)(?:_late)?(?:_\d+)+$", re.IGNORECASE)
@@ -22,41 +25,73 @@ class SubmissionsError(Exception):
     """SUBMISSIONS cannot be read at all (the grader cannot do its job)."""
 
 
+@dataclass
+class Discovered:
+    """What SUBMISSIONS holds.
+
+    table: (student, assignment, notebook) -> (notebook path or None, folder or None,
+        [(name, kind), ...] of what in the student's folder was skipped: links, FIFOs...)
+    unmatched: files that fit no naming rule; rejected: (entry, reason) that belong to no
+        student (unsafe zip entries, links in place of a student's folder...).
+    """
+    students: list
+    table: dict
+    unmatched: list = field(default_factory=list)
+    rejected: list = field(default_factory=list)
+
+
+def _zip_problem(info):
+    name = PurePosixPath(info.filename)
+    if name.is_absolute() or ".." in name.parts or info.filename.startswith(("/", "\\")):
+        return "unsafe path"
+    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+        return "symbolic link"
+    mode = (info.external_attr >> 16) & 0o170000
+    if mode and mode not in (0o100000, 0o040000):
+        return "special file"
+    return ""
+
+
 def safe_extract(zip_path, dest):
-    """Extract a zip refusing absolute paths, '..', links and archives that unpack too big."""
+    """Extract a zip entry by entry; returns the (entry, reason) of the entries refused
+    (absolute paths, '..', links, special files). An archive that unpacks to more than
+    4 GiB, or is no zip, is refused whole (SubmissionsError)."""
     try:
         zf = zipfile.ZipFile(zip_path)
     except zipfile.BadZipFile as e:
         raise SubmissionsError(f"{zip_path} is not a readable zip file") from e
+    refused = []
     with zf:
-        total = 0
+        if sum(i.file_size for i in zf.infolist()) > MAX_UNZIPPED:
+            raise SubmissionsError("zip unpacks to more than 4 GiB")
         for info in zf.infolist():
-            name = PurePosixPath(info.filename)
-            if name.is_absolute() or ".." in name.parts or info.filename.startswith("/"):
-                raise SubmissionsError(f"unsafe path in zip: {info.filename!r}")
-            total += info.file_size
-            if total > MAX_UNZIPPED:
-                raise SubmissionsError("zip unpacks to more than 4 GiB")
-            if name.parts and name.parts[0] == "__MACOSX":
+            problem = _zip_problem(info)
+            parts = PurePosixPath(info.filename).parts
+            if problem:
+                refused.append((info.filename, problem))
                 continue
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                continue  # symlink: never followed
-            target = Path(dest, *name.parts)
+            if parts and parts[0] == "__MACOSX":
+                continue
+            target = Path(dest, *parts)
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst)
+    return refused
 
 
 def _visible(path):
     return not path.name.startswith((".", "__MACOSX"))
 
 
+def _folders(root):
+    return [d for d in sorted(root.iterdir()) if _visible(d) and what(d) == "folder"]
+
+
 def _is_nbgrader_root(root, assignments):
-    return any((d / a).is_dir() for d in root.iterdir() if d.is_dir() and _visible(d)
-               for a in assignments)
+    return any(what(d / a) != "absent" for d in _folders(root) for a in assignments)
 
 
 def _unwrap(root, assignments):
@@ -65,10 +100,10 @@ def _unwrap(root, assignments):
         if _is_nbgrader_root(root, assignments):
             return root, "nbgrader"
         entries = [p for p in root.iterdir() if _visible(p)]
-        if any(p.suffix == ".ipynb" for p in entries if p.is_file()):
+        if any(p.suffix == ".ipynb" and what(p) == "file" for p in entries):
             return root, "flat"
-        dirs = [p for p in entries if p.is_dir()]
-        if len(dirs) == 1 and not any(p.is_file() for p in entries):
+        dirs = _folders(root)
+        if len(dirs) == 1 and len(entries) == 1:
             root = dirs[0]
             continue
         return root, "nbgrader"
@@ -102,48 +137,94 @@ def _student(prefix):
     return name.strip(" _") or prefix
 
 
-def discover(submissions, plans, staging):
-    """Map every (student, assignment, notebook) to (notebook path or None, folder or None).
+def _flat(root, plans, staging, found, notes):
+    flat = Path(staging) / "flat"
+    files, specials = scan(root)
+    for rel in files:
+        path = root / rel
+        if path.suffix != ".ipynb" or not all(_visible(Path(p)) for p in Path(rel).parts):
+            continue
+        parsed = parse_flat_name(path.name, plans)
+        if parsed is None or parsed[0] in (".", ".."):
+            found.unmatched.append(rel)
+            continue
+        student, a, nb = parsed
+        folder = flat / student / a
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{nb}.ipynb").write_bytes(read_regular(path))
+        found.table[(student, a, nb)] = (str(folder / f"{nb}.ipynb"), str(folder), [])
+    for rel, kind in specials:
+        _attribute(rel, kind, plans, "flat", found, notes)
 
-    Returns (students, table, skipped): the sorted student names, the table, and the files
-    that fit no naming rule.
-    """
+
+def _nbgrader(root, plans, found, notes):
+    for entry in sorted(root.iterdir()):
+        if _visible(entry) and what(entry) not in ("folder", "file"):
+            notes.setdefault((entry.name, None), []).append(
+                (entry.name, f"{what(entry)} in place of the student's folder"))
+    for student_dir in _folders(root):
+        s = student_dir.name
+        notes.setdefault((s, None), [])
+        for a, notebooks in plans.items():
+            folder = student_dir / a
+            kind = what(folder)
+            if kind not in ("folder", "absent"):
+                notes.setdefault((s, a), []).append((a, kind))
+            for nb in notebooks:
+                path = folder / f"{nb}.ipynb"
+                ok = kind == "folder" and what(path) == "file"
+                found.table[(s, a, nb)] = (str(path) if ok else None,
+                                           str(folder) if kind == "folder" else None, [])
+
+
+def _attribute(name, reason, plans, layout, found, notes):
+    """Give a refused entry to the student (and assignment) it belongs to, if any."""
+    parts = PurePosixPath(name).parts
+    owner = None
+    if layout == "flat":
+        parsed = parse_flat_name(PurePosixPath(name).name, plans)
+        owner = parsed[:2] if parsed else None
+    elif len(parts) >= 2:
+        owner = (parts[0], parts[1] if parts[1] in plans else None)
+    if owner is None or owner[0] in (".", "..", "/", ""):
+        found.rejected.append((name, reason))
+    else:
+        notes.setdefault(owner, []).append((name, reason))
+
+
+def discover(submissions, plans, staging):
+    """Find every (student, assignment, notebook) in SUBMISSIONS; returns a `Discovered`.
+
+    Only regular files and folders are read: links, FIFOs, sockets and devices are never
+    followed, and are named for the student they belong to."""
     submissions = Path(submissions)
-    staging = Path(staging)
-    if submissions.is_file() and submissions.suffix.lower() == ".zip":
-        root = staging / "unzipped"
+    refused = []
+    if what(submissions) == "file" and submissions.suffix.lower() == ".zip":
+        root = Path(staging) / "unzipped"
         root.mkdir(parents=True)
-        safe_extract(submissions, root)
-    elif submissions.is_dir():
+        refused = safe_extract(submissions, root)
+    elif what(submissions) == "folder":
         root = submissions
     else:
         raise SubmissionsError(f"{submissions} is neither a folder nor a .zip")
-    root, layout = _unwrap(root, list(plans))
-    table, skipped = {}, []
+    top, layout = _unwrap(root, list(plans))
+    found, notes = Discovered([], {}), {}
     if layout == "flat":
-        flat = staging / "flat"
-        for path in sorted(p for p in root.rglob("*.ipynb") if _visible(p)):
-            parsed = parse_flat_name(path.name, plans)
-            if parsed is None or parsed[0] in (".", ".."):
-                skipped.append(str(path.relative_to(root)))
-                continue
-            student, a, nb = parsed
-            folder = flat / student / a
-            folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, folder / f"{nb}.ipynb")
-            table[(student, a, nb)] = (str(folder / f"{nb}.ipynb"), str(folder))
-        students = sorted({k[0] for k in table})
+        _flat(top, plans, staging, found, notes)
     else:
-        students = sorted(d.name for d in root.iterdir() if d.is_dir() and _visible(d))
-        for s in students:
-            for a, notebooks in plans.items():
-                folder = root / s / a
-                for nb in notebooks:
-                    path = folder / f"{nb}.ipynb"
-                    table[(s, a, nb)] = (str(path) if path.is_file() else None,
-                                         str(folder) if folder.is_dir() else None)
-    for s in students:
+        _nbgrader(top, plans, found, notes)
+    prefix = top.relative_to(root).parts
+    for name, reason in refused:
+        if reason == "unsafe path":  # whose it is cannot be trusted either
+            found.rejected.append((name, reason))
+            continue
+        parts = PurePosixPath(name).parts
+        rel = parts[len(prefix):] if parts[:len(prefix)] == prefix else parts
+        _attribute("/".join(rel) or name, reason, plans, layout, found, notes)
+    found.students = sorted({k[0] for k in found.table} | {s for s, _ in notes})
+    for s in found.students:
         for a, notebooks in plans.items():
             for nb in notebooks:
-                table.setdefault((s, a, nb), (None, None))
-    return students, table, skipped
+                path, folder, skipped = found.table.setdefault((s, a, nb), (None, None, []))
+                skipped += notes.get((s, None), []) + notes.get((s, a), [])
+    return found

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import nbformat
 
+from .testcell import defined_names
+
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 MIN_SECRET = 10  # shorter hidden lines (")", "pass", "else:") tell nothing and match anything
@@ -39,6 +41,7 @@ class NotebookPlan:
     release: dict  # grade_id -> visible text of each test cell, as students receive it
     hidden_ranges: dict  # grade_id -> set of 1-based line numbers that are hidden
     secrets: list  # normalised hidden-test lines that must never reach OUT
+    defined: frozenset = frozenset()  # names the source cells bind (may shadow builtins)
 
     @property
     def max_score(self):
@@ -147,8 +150,9 @@ def load_notebook_plan(path, assignment):
     secrets = sorted({normalise(x) for x in hidden_lines}
                      - visible_lines - {normalise(BEGIN_HIDDEN), normalise(END_HIDDEN)})
     secrets = [s for s in secrets if len(s) >= MIN_SECRET]
+    defined = frozenset(defined_names(c.source for c in nb.cells if c.cell_type == "code"))
     return NotebookPlan(assignment, Path(path).stem, list(nb.cells), questions, release,
-                        hidden_ranges, secrets)
+                        hidden_ranges, secrets, defined)
 
 
 def load_plans(source_dir, assignments=None):

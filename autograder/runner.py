@@ -15,12 +15,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from . import sandbox
 from .feedback import REDACTED, scan_tree
 from .grade import grade_job
-from .inputs import discover
+from .inputs import SubmissionsError, discover
 from .plan import load_plans
 
-COLUMNS = ["student", "assignment", "notebook", "question", "score", "max_score", "status"]
+COLUMNS = ["student", "assignment", "notebook", "question", "score", "max_score", "status",
+           "note"]
 STATE = ".autograder"
 
 
@@ -58,13 +60,13 @@ def _die_with_parent():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _settings_digest(plans, timeout, memory):
+def _settings_digest(plans, timeout, memory, mode="bwrap"):
     h = hashlib.sha256()
     for a in sorted(plans):
         for nb in sorted(plans[a]):
             plan = plans[a][nb]
             h.update(json.dumps([a, nb, [c.source for c in plan.cells]]).encode())
-    h.update(json.dumps([timeout, memory]).encode())
+    h.update(json.dumps([timeout, memory, mode]).encode())
     return h.hexdigest()
 
 
@@ -85,7 +87,7 @@ def check_references(plans):
         raise GraderError(f"no reference or generator for the cases {', '.join(missing)}")
 
 
-def _write_outputs(out, results, plans):
+def _write_outputs(out, results, plans, warnings=()):
     rows = [r for res in results for r in res["rows"]]
     rows.sort(key=lambda r: (r["student"], r["assignment"], r["notebook"]))
     buf = io.StringIO()
@@ -93,12 +95,12 @@ def _write_outputs(out, results, plans):
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(out / "grades.csv", buf.getvalue())
-    atomic_write(out / "results.json", json.dumps(gradescope(rows), indent=1,
+    atomic_write(out / "results.json", json.dumps(gradescope(rows, warnings), indent=1,
                                                   ensure_ascii=False))
     return rows
 
 
-def gradescope(rows):
+def gradescope(rows, warnings=()):
     """The Gradescope autograder results format over every row."""
     tests = []
     for r in rows:
@@ -106,11 +108,14 @@ def gradescope(rows):
                               f"{r['question']}",
                       "score": None if r["score"] == "" else r["score"],
                       "max_score": r["max_score"], "visibility": "visible",
-                      "output": r["status"],
+                      "output": r["status"] + (f": {r['note']}" if r.get("note") else ""),
                       "extra_data": {k: r[k] for k in ("student", "assignment", "notebook",
                                                        "question", "status")}})
     auto = [r for r in rows if r["score"] != ""]
-    return {"score": round(sum(float(r["score"]) for r in auto), 6), "tests": tests}
+    result = {"score": round(sum(float(r["score"]) for r in auto), 6), "tests": tests}
+    if warnings:
+        result["extra_data"] = {"warnings": list(warnings)}
+    return result
 
 
 def summary_table(rows):
@@ -123,8 +128,19 @@ def summary_table(rows):
     return "\n".join(lines)
 
 
+def _sandbox(no_sandbox, private_paths):
+    """The sandbox mode to grade in, or GraderError when student code could not run safely."""
+    mode = "none" if no_sandbox else sandbox.requested_mode()
+    try:
+        sandbox.check_mode(mode, private_paths)
+    except sandbox.SandboxUnavailable as e:
+        raise GraderError(f"refusing to run student code: {e}") from e
+    return mode
+
+
 def run(submissions, out, source="solutions", assignments=None, timeout=30.0, memory=2048,
-        workers=None, scheduler=None, gradebook=None, resume=False, progress=True):
+        workers=None, scheduler=None, gradebook=None, resume=False, progress=True,
+        no_sandbox=False):
     """Grade everything; returns the rows. Raises GraderError when it cannot do its job."""
     out = Path(out)
     try:
@@ -132,18 +148,28 @@ def run(submissions, out, source="solutions", assignments=None, timeout=30.0, me
     except (FileNotFoundError, ValueError) as e:
         raise GraderError(str(e)) from e
     check_references(plans)
-    digest = _settings_digest(plans, timeout, memory)
+    mode = _sandbox(no_sandbox, [Path(source).resolve(), Path(submissions).resolve()])
+    warnings = [w for w in [sandbox.warning(mode)] if w]
+    if mode == "none":
+        out.mkdir(parents=True, exist_ok=True)
+        out.chmod(0o700)  # other students' feedback is no business of a student's code
+    for w in warnings:  # even with --quiet
+        print(f"autograder: WARNING: {w}", file=sys.stderr)
+    digest = _settings_digest(plans, timeout, memory, mode)
     state = out / STATE / "results"
     state.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="autograder-staging-") as staging:
         try:
-            students, table, skipped = discover(submissions, plans, staging)
-        except Exception as e:
+            found = discover(submissions, plans, staging)
+        except (OSError, SubmissionsError) as e:
             raise GraderError(f"cannot read {submissions}: {e}") from e
-        for name in skipped:
+        table = found.table
+        for name in found.unmatched:
             print(f"autograder: skipped {name!r}: fits no naming rule", file=sys.stderr)
+        for name, why in found.rejected:
+            print(f"autograder: skipped {name!r}: {why}", file=sys.stderr)
         jobs, done = [], {}
-        for (student, a, nb), (path, folder) in sorted(table.items()):
+        for (student, a, nb), (path, folder, skipped) in sorted(table.items()):
             key = job_key(student, a, nb)
             file = state / f"{key}.json"
             if resume and file.is_file():
@@ -156,7 +182,8 @@ def run(submissions, out, source="solutions", assignments=None, timeout=30.0, me
                     pass
             jobs.append({"key": key, "student": student, "assignment": a, "notebook": nb,
                          "plan": plans[a][nb], "path": path, "dir": folder,
-                         "timeout": timeout, "memory": memory})
+                         "skipped": skipped, "timeout": timeout, "memory": memory,
+                         "sandbox": mode})
         if not resume:
             for stale in state.glob("*.json"):
                 stale.unlink()
@@ -186,7 +213,7 @@ def run(submissions, out, source="solutions", assignments=None, timeout=30.0, me
         if not fb.is_file():
             atomic_write(fb, res["feedback"])
     results = sorted(done.values(), key=lambda r: (r["student"], r["assignment"], r["notebook"]))
-    rows = _write_outputs(out, results, plans)
+    rows = _write_outputs(out, results, plans, warnings)
     secrets = sorted({s for nbs in plans.values() for p in nbs.values() for s in p.secrets})
     leaks = scan_tree(out, secrets)
     if leaks:
@@ -199,6 +226,8 @@ def run(submissions, out, source="solutions", assignments=None, timeout=30.0, me
         record(gradebook, plans, rows)
     if progress:
         print(summary_table(rows))
+        for w in warnings:
+            print(f"WARNING: {w}")
     return rows
 
 

@@ -1,16 +1,21 @@
 """Run one notebook's cells in a sandboxed worker process (`autograder/worker.py`).
 
-Two modes, chosen by ``AUTOGRADER_SANDBOX`` (``auto`` by default):
+Two modes:
 
-* ``bwrap``: bubblewrap with fresh pid, network, IPC and UTS namespaces; a read-only view of
-  /usr, the Python installation, the virtualenv and the student package only; the
-  submission copied into a private directory, the only writable place. The worker then
-  drops to an unprivileged uid of its own. Killing bwrap kills the pid namespace and with it
-  every process the student started (``--die-with-parent``).
-* ``none`` (the fallback where namespaces are unavailable): the same worker, resource limits,
-  private directory, uid and timeouts, but no filesystem or network isolation; leftovers are
-  killed through the process group and, when the grader is root, by killing every process
-  of the worker's private uid.
+* ``bwrap`` (the default, and the only one chosen without being asked): bubblewrap with
+  fresh pid, network, IPC and UTS namespaces; a read-only view of /usr, the Python
+  installation, the virtualenv and the student package only; the submission's regular files
+  copied into a private directory, the only writable place. The worker then drops to an
+  unprivileged uid of its own. Killing bwrap kills the pid namespace and with it every
+  process the student started (``--die-with-parent``).
+* ``none``, only when the instructor asks for it (``--no-sandbox`` or
+  ``AUTOGRADER_SANDBOX=none``): the same worker, resource limits, private directory and
+  timeouts, but no filesystem or network isolation. Student code still never runs as root:
+  a root grader runs the worker under a private uid, and refuses to start when that uid
+  could not run Python or could read the source notebooks or the submissions.
+
+Without a working bwrap the grader refuses to run student code (`SandboxUnavailable`), with
+a message that says what is missing and how to install it.
 
 In both modes: RLIMIT_AS (``--memory``), RLIMIT_NPROC, RLIMIT_CPU, RLIMIT_FSIZE, a
 wall-clock limit per cell (SIGALRM inside, SIGKILL from outside after a grace period) and
@@ -22,6 +27,7 @@ import importlib.util
 import json
 import os
 import resource
+import secrets
 import select
 import shutil
 import signal
@@ -32,6 +38,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from .files import copy_regular
+from .testcell import prepare
+
 WORKER = Path(__file__).with_name("worker.py")
 GRACE = 3.0  # seconds the worker gets to report a timeout itself before it is killed
 STARTUP = 120.0  # seconds for the worker to import IPython (slow on a loaded machine)
@@ -40,26 +49,121 @@ FSIZE = 256 * 2**20
 BASE_UID = 200_000
 
 
-def sandbox_mode():
-    """The sandbox that will be used: 'bwrap' or 'none'."""
-    mode = os.environ.get("AUTOGRADER_SANDBOX", "auto")
-    if mode not in ("auto", "bwrap", "none"):
-        raise ValueError(f"AUTOGRADER_SANDBOX must be auto, bwrap or none, not {mode!r}")
-    if mode == "auto":
-        return "bwrap" if _bwrap_works() else "none"
+class SandboxUnavailable(Exception):
+    """Student code cannot be run safely here (the grader refuses to grade)."""
+
+
+INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; "
+                "`make system` does it), or, only for submissions you trust, pass --no-sandbox")
+
+
+def requested_mode():
+    """The mode the instructor asked for: 'bwrap' (default) or 'none'."""
+    mode = os.environ.get("AUTOGRADER_SANDBOX", "bwrap")
+    if mode == "auto":  # the old default, which fell back silently: now it means bwrap
+        mode = "bwrap"
+    if mode not in ("bwrap", "none"):
+        raise ValueError(f"AUTOGRADER_SANDBOX must be bwrap or none, not {mode!r}")
     return mode
 
 
-@lru_cache(maxsize=1)
-def _bwrap_works():
+def sandbox_mode():
+    """The sandbox that will be used: 'bwrap' or 'none' (only when asked for)."""
+    return requested_mode()
+
+
+def check_mode(mode, private_paths=()):
+    """Raise SandboxUnavailable unless student code can run in `mode` here, unprivileged.
+
+    private_paths: folders and files that student code must not be able to read (the
+    source notebooks, the submissions); checked for the private uid in mode 'none'."""
+    if mode == "bwrap":
+        problem = _bwrap_problem()
+        if problem:
+            raise SandboxUnavailable(f"the bubblewrap sandbox cannot start ({problem}); "
+                                     + INSTALL_HINT)
+        return
+    if os.getuid() != 0:
+        return  # runs as the instructor's own user, never as root (warned about by the caller)
+    blocked = _unreachable_for(BASE_UID)
+    if blocked:
+        raise SandboxUnavailable(
+            f"--no-sandbox as root runs student code as an unprivileged uid, which cannot "
+            f"read {blocked}; make the Python installation readable by other users or "
+            "install bubblewrap")
+    readable = [str(p) for p in private_paths if _readable_by(BASE_UID, p)]
+    if readable:
+        raise SandboxUnavailable(
+            "--no-sandbox: student code could read " + ", ".join(readable)
+            + " (readable by other users); run `chmod -R go-rwx` on them first")
+
+
+def warning(mode):
+    """The warning printed in the summary and recorded in results.json, or ''."""
+    if mode != "none":
+        return ""
+    who = ("an unprivileged private uid" if os.getuid() == 0
+           else f"your own user (uid {os.getuid()}), with access to everything you can read")
+    return ("UNSANDBOXED (--no-sandbox): student code ran without filesystem or network "
+            f"isolation, as {who}")
+
+
+def _bwrap_problem():
     exe = shutil.which("bwrap")
     if exe is None:
-        return False
+        return "bwrap is not on PATH"
+    return _bwrap_probe(exe)
+
+
+@lru_cache(maxsize=4)
+def _bwrap_probe(exe):
     probe = _bwrap_prefix(exe, "/") + ["/bin/true"]
     try:
-        return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+        run = subprocess.run(probe, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"{exe}: {e}"
+    if run.returncode != 0:
+        err = run.stderr.decode(errors="replace").strip().splitlines()
+        return f"{exe} exited {run.returncode}" + (f": {err[-1]}" if err else "")
+    return ""
+
+
+def _as_uid(uid, probe):
+    """Run `probe()` (returns bool) in a child process under `uid`; its result."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os._exit(0 if probe() else 1)
+        except BaseException:
+            os._exit(2)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+@lru_cache(maxsize=4)
+def _unreachable_for(uid):
+    """The first path the worker needs that `uid` cannot read, or ''."""
+    needed = [sys.base_prefix, sys.prefix, str(WORKER), *_student_package_dirs()]
+    for path in needed:
+        if not _as_uid(uid, lambda p=path: os.access(p, os.R_OK)):
+            return path
+    return ""
+
+
+def _readable_by(uid, path):
+    def probe():
+        try:
+            if os.path.isdir(path):
+                os.listdir(path)
+            else:
+                with open(path, "rb") as f:
+                    f.read(1)
+            return True
+        except OSError:
+            return False
+    return _as_uid(uid, probe)
 
 
 def _student_package_dirs():
@@ -94,25 +198,9 @@ def _bwrap_prefix(exe, sandbox_dir):
     return cmd
 
 
-@lru_cache(maxsize=2)
-def _can_drop(mode):
-    """Whether the worker can run as a private unprivileged uid (needs root, and in the
-    fallback mode a Python installation that other users can read)."""
-    if os.getuid() != 0:
-        return False
-    if mode == "bwrap":
-        return True
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setgid(BASE_UID)
-            os.setuid(BASE_UID)
-            for path in (sys.base_prefix, sys.prefix, *_student_package_dirs()):
-                os.listdir(path)
-            os._exit(0)
-        except OSError:
-            os._exit(1)
-    return os.waitpid(pid, 0)[1] == 0
+def _private_uid():
+    """The uid the worker drops to, or None when the grader is not root."""
+    return BASE_UID + os.getpid() if os.getuid() == 0 else None
 
 
 def _limits(memory_mb, cpu_seconds):
@@ -167,26 +255,12 @@ class _Lines:
             return "garbage", None
 
 
-def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_000):
-    """Run `cells` (dicts with 'source' and 'test') in a fresh sandboxed worker.
-
-    files_dir : folder whose files are copied into the worker's working directory (the
-        student's submission folder), or None.
-    Returns (results, events): one dict per cell with 'status' in ok, error, timeout,
-    memory, crashed, and the captured 'outputs' and failing 'line'; events is a list of
-    strings about the run as a whole (e.g. 'notebook timeout', 'protocol violation').
-    """
-    mode = sandbox_mode()
-    keep = frozenset()
-    if mode == "none":
-        _become_subreaper()
-        keep = frozenset(_children())  # this process's own children stay alive
-    uid = BASE_UID + os.getpid() if _can_drop(mode) else None
+def _private_dir(files_dir, uid):
+    """A fresh private folder: work/ (the submission's regular files), home/ and tmp/."""
     tmp = tempfile.mkdtemp(prefix="autograder-")
     work = Path(tmp) / "work"
     if files_dir is not None:
-        shutil.copytree(files_dir, work, symlinks=False,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        copy_regular(files_dir, work)
     else:
         work.mkdir()
     for sub in ("home", "tmp"):
@@ -195,7 +269,10 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
         for dirpath, dirnames, filenames in os.walk(tmp):
             for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
                 os.lchown(name, uid, uid)
-    inside = "/sandbox" if mode == "bwrap" else tmp
+    return tmp
+
+
+def _environment(inside):
     env = {"PATH": f"{sys.prefix}/bin:/usr/bin:/bin", "HOME": f"{inside}/home",
            "TMPDIR": f"{inside}/tmp", "IPYTHONDIR": f"{inside}/home/.ipython",
            "MPLCONFIGDIR": f"{inside}/home/.mpl", "MPLBACKEND": "Agg", "LANG": "C.UTF-8",
@@ -203,86 +280,130 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:  # correctness settings of this machine's OpenBLAS
             env[key] = os.environ[key]
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    python = os.path.join(sys.prefix, "bin", "python")
-    if mode == "bwrap":
-        cmd = _bwrap_prefix(shutil.which("bwrap"), tmp) + [
-            python, "-I", "/opt/worker.py", str(in_r), str(out_w)]
-        cwd = None
-    else:
-        cmd = [python, "-I", str(WORKER), str(in_r), str(out_w)]
-        cwd = str(work)
-    notebook_limit = 10 * timeout
-    proc = subprocess.Popen(cmd, pass_fds=(in_r, out_w), env=env, cwd=cwd,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True,
-                            preexec_fn=_limits(memory_mb, int(notebook_limit) + 30))
-    os.close(in_r)
-    os.close(out_w)
-    results, events = [], []
-    lines = _Lines(out_r)
-    seen = set()
-    try:
-        send = os.fdopen(in_w, "w", encoding="utf-8")
-        setup = {"uid": uid, "timeout": timeout, "max_output": max_output}
-        send.write(json.dumps({"setup": setup}) + "\n")
-        send.flush()
-        state, msg = lines.read(time.monotonic() + STARTUP)
+    return env
+
+
+def _dead(status):
+    return {"status": status, "outputs": [], "line": None, "altered": []}
+
+
+class _Session:
+    """One worker process and the conversation with it, cell by cell."""
+
+    def __init__(self, mode, files_dir, timeout, memory_mb):
+        self.mode, self.timeout = mode, timeout
+        self.keep = frozenset()
+        if mode == "none":
+            _become_subreaper()
+            self.keep = frozenset(_children())  # this process's own children stay alive
+        self.uid = _private_uid()
+        self.tmp = _private_dir(files_dir, self.uid)
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        python = os.path.join(sys.prefix, "bin", "python")
+        if mode == "bwrap":
+            cmd = _bwrap_prefix(shutil.which("bwrap"), self.tmp) + [
+                python, "-I", "/opt/worker.py", str(in_r), str(out_w)]
+            cwd, inside = None, "/sandbox"
+        else:
+            cmd = [python, "-I", str(WORKER), str(in_r), str(out_w)]
+            cwd, inside = str(Path(self.tmp) / "work"), self.tmp
+        self.notebook_limit = 10 * timeout
+        self.proc = subprocess.Popen(
+            cmd, pass_fds=(in_r, out_w), env=_environment(inside), cwd=cwd,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True, preexec_fn=_limits(memory_mb, int(self.notebook_limit) + 30))
+        os.close(in_r)
+        os.close(out_w)
+        self.send_fd, self.lines = in_w, _Lines(out_r)
+        self.start = None
+
+    def send(self, obj):
+        data = (json.dumps(obj) + "\n").encode("utf-8")
+        while data:
+            data = data[os.write(self.send_fd, data):]
+
+    def open(self, max_output):
+        self.send({"setup": {"uid": self.uid, "timeout": self.timeout,
+                             "max_output": max_output}})
+        state, msg = self.lines.read(time.monotonic() + STARTUP)
         if state != "ok" or not msg.get("ready"):
-            err = proc.stderr.read1(4000).decode(errors="replace") if state == "eof" else ""
+            err = self.proc.stderr.read1(4000).decode(errors="replace") if state == "eof" else ""
             raise RuntimeError(f"sandboxed worker did not start ({state}) {err}")
-        start = time.monotonic()
-        dead = None
-        for i, cell in enumerate(cells):
-            if dead is not None:
-                results.append({"status": dead, "outputs": [], "line": None})
-                continue
-            send.write(json.dumps({"cell": i, "source": cell["source"],
-                                   "test": bool(cell.get("test"))}) + "\n")
-            send.flush()
-            deadline = min(time.monotonic() + timeout + GRACE, start + notebook_limit)
-            while True:
-                state, msg = lines.read(deadline)
-                # A message for a cell other than the one being run was written by the
-                # student's code into the protocol pipe: nothing from this run is trusted.
-                if state == "ok" and (msg.get("cell") != i or i in seen):
-                    events.append("protocol violation")
-                    state = "garbage"
-                break
-            if state == "ok":
-                seen.add(i)
-                results.append({"status": msg.get("status", "error"),
-                                "outputs": msg.get("outputs", []), "line": msg.get("line")})
-            elif state == "timeout":
-                late = time.monotonic() >= start + notebook_limit
-                events.append("notebook timeout" if late else "cell timeout (killed)")
-                dead = "timeout"
-                results.append({"status": "timeout", "outputs": [], "line": None})
-                _stop(proc, uid, keep)
-            else:
-                dead = "crashed" if state == "eof" else "tampered"
-                results.append({"status": dead, "outputs": [], "line": None})
-                _stop(proc, uid, keep)
-        if dead is None:
+        self.start = time.monotonic()
+
+    def run(self, i, cell, events):
+        """(result of cell i, whether the worker lives on); a dead worker is stopped."""
+        token = secrets.token_hex(16)
+        msg = {"cell": i, "token": token, "source": cell["source"]}
+        if cell.get("test"):
+            msg.update(test=True, **(cell.get("prepared") or prepare(cell["source"])))
+        self.send(msg)
+        deadline = min(time.monotonic() + self.timeout + GRACE, self.start + self.notebook_limit)
+        state, reply = self.lines.read(deadline)
+        # A line that is not the answer to this cell, with this cell's token, was written by
+        # the student's code into the pipe: nothing from this worker is trusted any more.
+        if state == "ok" and (reply.get("cell") != i or reply.get("token") != token):
+            events.append("protocol violation")
+            state = "garbage"
+        if state == "ok":
+            return {"status": reply.get("status", "error"), "outputs": reply.get("outputs", []),
+                    "line": reply.get("line"), "altered": reply.get("altered", [])}, True
+        if state == "timeout":
+            late = time.monotonic() >= self.start + self.notebook_limit
+            events.append("notebook timeout" if late else "cell timeout (killed)")
+        self.stop()
+        return _dead({"timeout": "timeout", "eof": "crashed"}.get(state, "tampered")), False
+
+    def stop(self):
+        _stop(self.proc, self.uid, self.keep, self.mode)
+
+    def close(self):
+        self.stop()
+        for fd in (self.send_fd, self.lines.fd):
             try:
-                send.write(json.dumps({"end": True}) + "\n")
-                send.flush()
+                os.close(fd)
+            except OSError:
+                pass
+        self.proc.stderr.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_000,
+              mode=None):
+    """Run `cells` (dicts with 'source', 'test' and, for tests, optionally 'prepared' from
+    `autograder.testcell.prepare`) in a fresh sandboxed worker.
+
+    files_dir : folder whose regular files are copied into the worker's working directory
+        (the student's submission folder), or None.
+    mode : 'bwrap' or 'none' (default: `sandbox_mode()`); refused if it cannot run here.
+    Returns (results, events): one dict per cell with 'status' in ok, error, timeout,
+    memory, crashed, tampered, the captured 'outputs', the failing 'line' and 'altered' (what
+    the student's code had changed that the worker watches); events is a list of strings
+    about the run as a whole (e.g. 'notebook timeout', 'protocol violation').
+    """
+    mode = mode or sandbox_mode()
+    check_mode(mode)
+    session = _Session(mode, files_dir, timeout, memory_mb)
+    results, events = [], []
+    try:
+        session.open(max_output)
+        for i, cell in enumerate(cells):
+            result, alive = session.run(i, cell, events)
+            results.append(result)
+            if not alive:
+                results += [_dead(result["status"]) for _ in cells[i + 1:]]
+                break
+        else:
+            try:
+                session.send({"end": True})
             except OSError:
                 pass
     except BrokenPipeError:
         events.append("worker died")
-        while len(results) < len(cells):
-            results.append({"status": "crashed", "outputs": [], "line": None})
+        results += [_dead("crashed") for _ in cells[len(results):]]
     finally:
-        _stop(proc, uid, keep)
-        try:
-            send.close()
-        except (OSError, UnboundLocalError):
-            pass
-        os.close(out_r)
-        proc.stderr.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        session.close()
     return results, events
 
 
@@ -325,7 +446,7 @@ def _reap_children(keep=()):
                 pass
 
 
-def _stop(proc, uid, keep=frozenset()):
+def _stop(proc, uid, keep=frozenset(), mode="bwrap"):
     """SIGKILL the worker's whole process group (and namespace), then anything of its uid,
     then any orphan of it that was re-parented to us."""
     try:
@@ -338,5 +459,5 @@ def _stop(proc, uid, keep=frozenset()):
         pass
     if uid is not None:
         _kill_uid(uid)
-    if sandbox_mode() == "none":
+    if mode == "none":
         _reap_children(keep=keep)

@@ -71,7 +71,7 @@ def main():
         with open(out / "grades.csv", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         print(f"ours     : {ours:7.1f} s  {args.n / ours * 60:7.1f} submissions/min "
-              f"({args.workers} workers, sandbox {os.environ.get('AUTOGRADER_SANDBOX', 'auto')},"
+              f"({args.workers} workers, sandbox {os.environ.get('AUTOGRADER_SANDBOX', 'bwrap')},"
               f" {len(rows)} rows)")
         if args.skip_nbgrader:
             return

@@ -18,7 +18,7 @@ from pathlib import Path
 import autograder_corpus as corpus
 import pytest
 
-from autograder.feedback import REDACTED, scan_tree
+from autograder.feedback import scan_tree
 from autograder.plan import load_plans
 from autograder.sandbox import BASE_UID, sandbox_mode
 
@@ -54,6 +54,11 @@ def read_rows(out):
         return list(csv.DictReader(f))
 
 
+def by_key(rows, student, assignment):
+    """The first row of a student's assignment."""
+    return next(r for r in rows if (r["student"], r["assignment"]) == (student, assignment))
+
+
 def sandbox_processes():
     """Pids of processes running as one of the grader's private uids."""
     pids = []
@@ -74,27 +79,40 @@ def course(tmp_path_factory):
     source = root / "source"
     source.mkdir()
     toy_src = corpus.write_toy_source(root / "toy") / "ps1"
-    shutil.copytree(toy_src, source / "ps1")
-    assignments = {"ps1": (toy_src, corpus.release_folder(toy_src, root / "release" / "ps1"))}
+    threats_src = corpus.write_threats_source(root / "threats")
+    assignments = {}
+    for name, src in (("ps1", toy_src), ("threats", threats_src)):
+        shutil.copytree(src, source / name)
+        assignments[name] = (src, corpus.release_folder(src, root / "release" / name))
     for name, src, rel in real_assignments():
         shutil.copytree(src, source / name)
         assignments[name] = (src, rel)
     subs = root / "subs"
+    written = set()
     for name, dirs in assignments.items():
-        kinds = corpus.VARIANTS if name == "ps1" else [k for k in corpus.VARIANTS if k != "loop"]
+        kinds = corpus.VARIANTS if name in ("ps1", "threats") else [
+            k for k in corpus.VARIANTS if k != "loop"]
         if sandbox_mode() != "bwrap":
             # Without namespaces (and as root) nothing bounds a fork bomb's process count.
             kinds = [k for k in kinds if k != "forkbomb"]
+        if name == "threats":  # the named attacks on plain tests (docs/grader.md)
+            kinds = kinds + corpus.ATTACKS
+        elif name == "02_rnn":  # ... and a few on protocol cells
+            kinds = kinds + ["cheat_traceback", "run_cell", "worker_module"]
         corpus.write_corpus(subs, {name: dirs}, kinds)
+        written.update((corpus.STUDENTS[k], name) for k in kinds)
+    hostile = {a: assignments[a] for a in ("ps1", "02_rnn") if a in assignments}
+    corpus.write_hostile(subs, hostile)
+    written.update((corpus.STUDENTS[k], a) for k in corpus.HOSTILE for a in hostile)
     # A student who handed in nothing at all still gets a row for every question.
     (subs / "Ana María sin entrega").mkdir()
-    return root, source, subs, assignments
+    return root, source, subs, assignments, written
 
 
 @pytest.mark.slow
 def test_corpus_one_run_resume_and_dask(course):
-    root, source, subs, assignments = course
-    assert len(assignments) >= 2
+    root, source, subs, assignments, written = course
+    assert len(assignments) >= 3
     before = set(sandbox_processes())
     out = root / "out"
     t0 = time.monotonic()
@@ -106,6 +124,7 @@ def test_corpus_one_run_resume_and_dask(course):
 
     # Every student x assignment x notebook x question appears exactly once.
     students = sorted(p.name for p in subs.iterdir())
+    assert corpus.STUDENTS["linked_student"] in students  # a link in place of a folder
     keys = [(r["student"], r["assignment"], r["notebook"], r["question"]) for r in rows]
     assert len(keys) == len(set(keys))
     want = {(s, a, nb, q.grade_id) for s in students for a in plans for nb in plans[a]
@@ -118,6 +137,8 @@ def test_corpus_one_run_resume_and_dask(course):
             auto = [q for q in plan.questions if q.kind == "auto"]
             for s in students:
                 kind = by_student.get(s, "missing")
+                if (s, a) not in written and kind != "linked_student":
+                    kind = "missing"
                 got = {r["question"]: r for r in rows
                        if (r["student"], r["assignment"], r["notebook"]) == (s, a, nb)}
                 if kind == "loop" and a != "ps1":
@@ -135,8 +156,9 @@ def test_corpus_one_run_resume_and_dask(course):
                 for q in plan.questions:
                     if q.kind == "manual":
                         row = got[q.grade_id]
-                        if kind in ("missing", "corrupt"):
-                            assert row["status"] == kind.replace("corrupt", "invalid")
+                        if kind in ("missing", "corrupt") or kind in corpus.HOSTILE and \
+                                corpus.HOSTILE_STATUS[kind][1] == "missing":
+                            assert row["status"] in ("missing", "invalid")
                         else:
                             assert (row["status"], row["score"]) == ("manual", "")
                 if kind == "wrong":
@@ -165,11 +187,31 @@ def test_corpus_one_run_resume_and_dask(course):
                 assert line not in text, (path, line)
     echo = (out / "feedback" / corpus.STUDENTS["echo"] / "ps1" / "part1.html").read_text()
     assert "ECHO" in echo  # the hook did print; what it printed of the tests is gone
-    for a in plans:
-        if a != "ps1":  # the audit hook's copy of the hidden tests, printed later: scrubbed
-            html_rnn = (out / "feedback" / corpus.STUDENTS["echo"] / a).glob("*.html")
-            assert all(REDACTED in p.read_text() for p in html_rnn)
+    for a in plans:  # the audit hook that would have copied every compiled test: refused
+        assert "sys.addaudithook (refused)" in by_key(rows, corpus.STUDENTS["echo"], a)["note"]
     assert not set(sandbox_processes()) - before
+
+    # The named attacks: recorded where the worker sees them; never a point (above).
+    for kind, word in corpus.ATTACK_NOTE.items():
+        note = by_key(rows, corpus.STUDENTS[kind], "threats")["note"]
+        assert word is None or word in note, (kind, note)
+    # Hostile files: named for their student, never followed, the rest of the class graded.
+    for a in ("ps1", "02_rnn"):
+        for kind, word in (("link_solution", "symbolic link"), ("junk_beside", "FIFO"),
+                           ("linked_folder", "symbolic link"),
+                           ("linked_student", "symbolic link")):
+            if a in plans:
+                note = by_key(rows, corpus.STUDENTS[kind], a)["note"]
+                assert word in note, (kind, a, note)
+    junk = by_key(rows, corpus.STUDENTS["junk_beside"], "ps1")["note"]
+    assert "data.lnk (symbolic link)" in junk and "pipe (FIFO)" in junk and "up (" in junk
+    solution_lines = {line.strip() for nbs in plans.values() for p in nbs.values()
+                      for c in p.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+                      for line in c.source.splitlines() if len(line.strip()) > 30}
+    for path in (out / "feedback" / corpus.STUDENTS["link_solution"]).rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text
+        assert not [line for line in solution_lines if line in text], path
 
     # SIGKILL mid-run, then --resume: identical results and feedback (on the students whose
     # notebooks finish quickly, to keep the test short).

@@ -1,5 +1,6 @@
 """The sandbox on its own: what a student's cell can and cannot reach, the limits, the
-protocol pipe, and the documented fallback without namespaces (AUTOGRADER_SANDBOX=none)."""
+protocol pipe, and the run without the sandbox the instructor may ask for (AUTOGRADER_SANDBOX=none):
+unprivileged, in a mount namespace where the private uid can reach Python."""
 
 import os
 import re
@@ -32,7 +33,7 @@ def alive(pid):
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-needs_bwrap = pytest.mark.skipif(sandbox.sandbox_mode() != "bwrap",
+needs_bwrap = pytest.mark.skipif(bool(sandbox._bwrap_problem()),
                                  reason="bubblewrap namespaces unavailable here")
 
 
@@ -79,6 +80,7 @@ def test_forged_results_and_process_limit():
              "os.write(int(sys.argv[2]), (json.dumps({'cell': 2, 'status': 'ok', 'outputs': [],"
              " 'line': None}) + '\\n').encode())")
     cells = [{"source": forge}, {"source": "1"}, {"source": "assert False", "test": True}]
+    # (a line with the right cell number but without the cell's token is a forgery too)
     results, events = run_cells(None, cells, timeout=20)
     assert "protocol violation" in events
     assert {r["status"] for r in results[:2]} <= {"ok", "tampered"}
@@ -92,9 +94,33 @@ def test_forged_results_and_process_limit():
     assert forked < sandbox.NPROC
 
 
-def test_fallback_without_namespaces(monkeypatch, tmp_path):
-    monkeypatch.setenv("AUTOGRADER_SANDBOX", "none")
-    assert sandbox.sandbox_mode() == "none"
+RUN_UNSANDBOXED = """
+import json, sys
+from autograder.sandbox import run_cells
+cells, files, timeout = json.loads(sys.stdin.read())
+results, events = run_cells(files, cells, timeout=timeout, memory_mb=1024)
+print(json.dumps([results, events]))
+"""
+
+
+def run_unsandboxed(cells, files=None, timeout=10):
+    """run_cells with AUTOGRADER_SANDBOX=none, in a process where the private uid can reach
+    Python (see `autograder_corpus.reachable_python`)."""
+    import json
+    import subprocess
+    import sys
+
+    import autograder_corpus
+
+    env = dict(os.environ, AUTOGRADER_SANDBOX="none", PYTHONPATH=str(ROOT))
+    cmd = autograder_corpus.reachable_python([sys.executable, "-c", RUN_UNSANDBOXED])
+    run = subprocess.run(cmd, input=json.dumps([cells, files, timeout]), capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_fallback_without_namespaces(tmp_path):
     daemon = ("import os, signal, time\n"
               "r, w = os.pipe()\n"
               "if os.fork() == 0:\n"
@@ -114,19 +140,24 @@ def test_fallback_without_namespaces(monkeypatch, tmp_path):
                         "while True:\n    pass"},
              {"source": "print('never')"}]
     t0 = time.monotonic()
-    results, events = run_cells(str(tmp_path), cells, timeout=3, memory_mb=1024)
+    results, events = run_unsandboxed(cells, str(tmp_path), timeout=3)
     took = time.monotonic() - t0
     assert [r["status"] for r in results] == ["ok", "ok", "memory", "timeout", "ok", "timeout",
                                               "timeout"], results
     assert "still here" in texts(results[4])
     pid = int(re.search(r"daemon (\d+)", texts(results[0])).group(1))
     assert not alive(pid), "a setsid daemon that ignores SIGTERM survived the fallback"
-    assert took < 3 * 3 + sandbox.GRACE + 20
-    assert os.environ["AUTOGRADER_SANDBOX"] == "none"  # monkeypatch restores it afterwards
+    assert took < 3 * 3 + sandbox.GRACE + 30
 
 
-def test_crash_is_reported(monkeypatch):
-    monkeypatch.setenv("AUTOGRADER_SANDBOX", "none")
-    results, _ = run_cells(None, [{"source": "print(1)"}, {"source": "import os\nos._exit(1)"},
+def test_fallback_runs_unprivileged(tmp_path):
+    probe = "import os\nprint('uid', os.getuid(), 'euid', os.geteuid())"
+    [res], _ = run_unsandboxed([{"source": probe}], str(tmp_path))
+    uids = re.search(r"uid (\d+) euid (\d+)", texts(res)).groups()
+    assert res["status"] == "ok" and "0" not in uids, res
+
+
+def test_crash_is_reported():
+    results, _ = run_unsandboxed([{"source": "print(1)"}, {"source": "import os\nos._exit(1)"},
                                   {"source": "print(2)"}], timeout=10)
     assert [r["status"] for r in results] == ["ok", "crashed", "crashed"]

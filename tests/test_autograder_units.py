@@ -145,12 +145,13 @@ def test_inputs_folder_zip_and_lms(toy, tmp_path):
     for src in (layout, zpath):
         stage = tmp_path / f"stage-{src.name}"
         stage.mkdir()
-        students, table, skipped = discover(src, plans, stage)
-        assert students == ["Zoë Brontë", "bob"] and skipped == []
-        path, folder = table[("Zoë Brontë", "ps1", "part1")]
-        assert Path(path).is_file() and (Path(folder) / "data.txt").is_file()
+        found = discover(src, plans, stage)
+        students, table = found.students, found.table
+        assert students == ["Zoë Brontë", "bob"] and found.unmatched == [] == found.rejected
+        path, folder, skipped = table[("Zoë Brontë", "ps1", "part1")]
+        assert Path(path).is_file() and (Path(folder) / "data.txt").is_file() and not skipped
         assert table[("Zoë Brontë", "ps1", "part2")][0] is None
-        assert table[("bob", "ps1", "part1")] == (None, None)
+        assert table[("bob", "ps1", "part1")] == (None, None, [])
 
     lms = tmp_path / "lms.zip"
     with zipfile.ZipFile(lms, "w") as z:
@@ -159,18 +160,33 @@ def test_inputs_folder_zip_and_lms(toy, tmp_path):
         z.writestr("readme.ipynb", "{}")
     stage = tmp_path / "stage-lms"
     stage.mkdir()
-    students, table, skipped = discover(lms, plans, stage)
-    assert students == ["Zoë Brontë", "doe_jane"] and skipped == ["readme.ipynb"]
-    assert table[("doe_jane", "ps1", "part1")][0] is not None
-    assert table[("doe_jane", "ps1", "part2")] == (None, None)
+    found = discover(lms, plans, stage)
+    assert found.students == ["Zoë Brontë", "doe_jane"] and found.unmatched == ["readme.ipynb"]
+    assert found.table[("doe_jane", "ps1", "part1")][0] is not None
+    assert found.table[("doe_jane", "ps1", "part2")] == (None, None, [])
 
+    # Bad entries are refused one by one, named for their student; the rest is graded.
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as z:
         z.writestr("../../escape.ipynb", "{}")
+        z.writestr("/abs/olute.ipynb", "{}")
+        link = zipfile.ZipInfo("class/eve/ps1/part2.ipynb")
+        link.external_attr = (0o120777 << 16)
+        z.writestr(link, "/etc/shadow")
+        z.writestr("class/eve/ps1/part1.ipynb", nbformat.writes(nb))
+        z.writestr("class/eve/../../../tmp/x.ipynb", "{}")
     stage = tmp_path / "stage-evil"
     stage.mkdir()
+    found = discover(evil, plans, stage)
+    assert found.students == ["eve"]
+    path, _, skipped = found.table[("eve", "ps1", "part1")]
+    assert Path(path).is_file()
+    assert ("part2.ipynb".join(["eve/ps1/", ""]), "symbolic link") in skipped
+    assert found.table[("eve", "ps1", "part2")][0] is None
+    assert sorted(r for _, r in found.rejected) == ["unsafe path"] * 3
+    assert not (tmp_path / "escape.ipynb").exists() and not Path("/tmp/x.ipynb").exists()
     with pytest.raises(SubmissionsError):
-        discover(evil, plans, stage)
+        discover(tmp_path / "nothing.zip", plans, stage)
 
 
 def test_exports_and_gradebook(toy, tmp_path):

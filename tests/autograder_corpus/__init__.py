@@ -88,6 +88,36 @@ PART2 = [
 ]
 
 
+#: An assignment whose tests each fall to one of the named attacks on a grader that trusts
+#: what a cell displays (docs/grader.md, "Pass or fail"): a plain assert, asserts built on
+#: builtins, and a partial-credit value.
+THREATS = [
+    _md("# Threats\nOne answer, three plain nbgrader tests."),
+    _code("import math", grade_id="t_imports", locked=True),
+    _code("def answer():\n    ### BEGIN SOLUTION\n    return 42\n    ### END SOLUTION",
+          grade_id="answer", solution=True),
+    _code("result = answer()\nassert result == 42, \"answer() should be 42\"\n"
+          "### BEGIN HIDDEN TESTS\nassert answer() + 1 == 43, \"hidden: answer() + 1\"\n"
+          "### END HIDDEN TESTS", grade_id="test_plain", grade=True, locked=True, points=1),
+    _code("assert abs(answer() - 42) < 1e-9\nassert len(str(answer())) == 2\n"
+          "assert isinstance(answer(), int)", grade_id="test_builtins", grade=True, locked=True,
+          points=1),
+    _code("float(answer() == 42) * 2", grade_id="test_partial", grade=True, locked=True,
+          points=2),
+]
+
+
+def write_threats_source(root):
+    """The source folder `root/source/threats` of the THREATS assignment."""
+    src = Path(root) / "source" / "threats"
+    src.mkdir(parents=True)
+    nb = new_notebook(cells=copy.deepcopy(THREATS),
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                               "language": "python"}})
+    nbformat.write(nb, str(src / "t1.ipynb"))
+    return src
+
+
 def write_toy_source(root):
     """The toy course's nbgrader source folder `root/source/ps1` (no nbgrader run)."""
     src = Path(root) / "source" / "ps1"
@@ -313,9 +343,144 @@ FORK_BOMB = ("import os\n\ndef _bomb():\n    while True:\n        try:\n        
 VARIANTS = ["full", "blank", "wrong", "numpy", "override", "emptied", "echo", "reader", "loop",
             "hang", "crash", "memory", "forkbomb", "corrupt", "missing"]
 
+# ------------------------------------------------------------------- the named attacks
+# Each is a wrong answer (every graded function returns 0) plus one way to make a test that
+# should fail count as passed; docs/grader.md lists them with the outcome each must get.
+
+CHEAT_TRACEBACK = ("import IPython.core.interactiveshell\n"
+                   "IPython.core.interactiveshell.InteractiveShell.showtraceback = "
+                   "lambda *args, **kwargs: None")
+CHEAT_TRACEBACK_NONE = ("import IPython.core.interactiveshell\n"
+                        "IPython.core.interactiveshell.InteractiveShell.showtraceback = None")
+EXCEPTHOOK = "import sys\nsys.excepthook = lambda *args: None"
+RUN_CELL = '''from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
+from IPython.core.interactiveshell import InteractiveShell
+
+
+def _run_nothing(self, raw_cell, *args, **kwargs):
+    return ExecutionResult(ExecutionInfo(raw_cell, False, False, False, None))
+
+
+InteractiveShell.run_cell = _run_nothing
+InteractiveShell.run_code = lambda self, *a, **k: False
+'''
+TRANSFORMERS = '''import ast
+
+
+class _NoAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+
+
+_ip = get_ipython()
+_ip.ast_transformers.append(_NoAsserts())
+_ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
+'''
+BUILTINS = '''import builtins
+builtins.abs = lambda x: 0
+builtins.len = lambda x: 2
+builtins.isinstance = lambda *args: True
+'''
+SHADOW = "abs = lambda x: 0\nlen = lambda x: 2\nisinstance = lambda *args: True"
+DISPLAY = '''import sys
+sys.displayhook = lambda value: None
+_shell = get_ipython()
+
+
+def _claim_full_credit():
+    _shell.displayhook(2.0)  # an execute_result of full credit before the test's own value
+'''
+WORKER_MODULE = '''import json
+import os
+import __main__
+_real_dumps, _real_loads = json.dumps, json.loads
+
+
+def _dumps(obj, *args, **kwargs):
+    if isinstance(obj, dict) and "status" in obj:
+        obj = dict(obj, status="ok", outputs=[])
+    return _real_dumps(obj, *args, **kwargs)
+
+
+def _loads(text, *args, **kwargs):
+    msg = _real_loads(text, *args, **kwargs)
+    if isinstance(msg, dict) and msg.get("test"):
+        msg.update(source="pass", exec="pass", eval=None)
+    return msg
+
+
+json.dumps, json.loads = _dumps, _loads
+for _name in ("_limit", "cell_line", "CellTimeout", "_dumps", "_Channel", "_Runner", "_exec"):
+    setattr(__main__, _name, None)
+'''
+#: {first_test_cell}: the index, among code cells, of the first test cell.
+FORGE = '''def _forge():
+    import os, sys
+    line = '{{"cell": {first_test_cell}, "status": "ok", "outputs": [], "line": null}}\\n'
+    os.write(int(sys.argv[2]), line.encode())
+    os._exit(0)
+'''
+TRACER = '''def _rewrite_result():
+    import sys
+    caller = sys._getframe(2)
+
+    def trace(frame, event, arg):
+        if frame is caller and event == "line":
+            frame.f_globals["result"] = 42
+            sys.settrace(None)
+        return trace
+
+    caller.f_trace = trace
+    sys.settrace(lambda *args: None)
+'''
+
+#: attack -> (code put in a cell at the top, statement every stub function runs first)
+ATTACK_CODE = {
+    "cheat_traceback": (CHEAT_TRACEBACK, ""),
+    "cheat_traceback_none": (CHEAT_TRACEBACK_NONE, ""),
+    "excepthook": (EXCEPTHOOK, ""),
+    "run_cell": (RUN_CELL, ""),
+    "transformers": (TRANSFORMERS, ""),
+    "builtins": (BUILTINS, ""),
+    "shadow": (SHADOW, ""),
+    "display": (DISPLAY, "_claim_full_credit()"),
+    "worker_module": (WORKER_MODULE, ""),
+    "forge": (FORGE, "_forge()"),
+    "tracer": (TRACER, "_rewrite_result()"),
+}
+ATTACKS = list(ATTACK_CODE)
+#: What each attack earns: honest zero ('failed') or caught ('tampered'), never points.
+ATTACK_STATUS = {a: "failed" for a in ATTACKS} | {"forge": "tampered", "tracer": "tampered"}
+#: What the grader records of each attack (a word of the note), or None.
+ATTACK_NOTE = {"cheat_traceback": "showtraceback", "cheat_traceback_none": "showtraceback",
+               "excepthook": None, "run_cell": "InteractiveShell.run_cell",
+               "transformers": "transformers", "builtins": "builtins.abs",
+               "shadow": "Python's own", "display": None, "worker_module": None,
+               "forge": "result channel", "tracer": "tracer"}
+
+
+def _first_test_index(nb):
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    return next(i for i, c in enumerate(code) if _is_test(c))
+
+
+def attack(kind, source_nb, release_nb):
+    """A wrong answer (stubs returning 0) with one of the named attacks."""
+    top, first = ATTACK_CODE[kind]
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _flags(cell).get("solution"):
+            body = f"    {first}\n" if first else ""
+            cell.source = "\n".join(f"def {n}(*args, **kwargs):\n{body}    return 0\n"
+                                    for n in _functions(cell.source))
+    nb.cells.insert(0, new_code_cell(top.format(first_test_cell=_first_test_index(nb) + 1)))
+    return nb
+
 
 def make_variant(kind, source_nb, release_nb):
     """The submitted notebook (NotebookNode, or str for 'corrupt', None for 'missing')."""
+    if kind in ATTACK_CODE:
+        return attack(kind, source_nb, release_nb)
     full = fill(release_nb, source_nb)
     if kind == "full":
         return full
@@ -381,7 +546,8 @@ STUDENTS = {"full": "Zoë Brontë", "blank": "blank student", "wrong": "Łukasz 
             "emptied": "emptied tests", "echo": "echo hook",
             "reader": "fs reader", "loop": "slow loop", "hang": "hangs forever",
             "crash": "crash", "memory": "memory bomb", "forkbomb": "fork bomb",
-            "corrupt": "corrupt json", "missing": "李 雷 missing"}
+            "corrupt": "corrupt json", "missing": "李 雷 missing"} | {
+            a: f"attack {a}" for a in ATTACKS}
 
 
 def write_corpus(dest, assignments, variants=VARIANTS):
@@ -412,7 +578,45 @@ def write_corpus(dest, assignments, variants=VARIANTS):
     return dest
 
 
+#: Students whose folders hold what is not a regular file (docs/grader.md, "Inputs").
+HOSTILE = {"link_solution": "link to the source", "junk_beside": "dangling link and FIFO",
+           "linked_folder": "linked assignment folder", "linked_student": "linked student"}
+HOSTILE_STATUS = {"link_solution": ("zero", "missing"), "junk_beside": ("max", "ok"),
+                  "linked_folder": ("zero", "missing"), "linked_student": ("zero", "missing")}
+STUDENTS.update(HOSTILE)
+
+
+def write_hostile(dest, assignments):
+    """The HOSTILE students under `dest` (nbgrader layout), for `assignments` as in
+    `write_corpus`. Needs the 'full' student written already (links point at it)."""
+    dest = Path(dest)
+    full = dest / STUDENTS["full"]
+    for a, (src_dir, _) in assignments.items():
+        link = dest / STUDENTS["link_solution"] / a
+        link.mkdir(parents=True, exist_ok=True)
+        for nb_path in sorted(Path(src_dir).glob("*.ipynb")):
+            (link / nb_path.name).symlink_to(nb_path.resolve())  # the instructors' notebook
+        junk = dest / STUDENTS["junk_beside"] / a
+        shutil.copytree(full / a, junk)
+        (junk / "data.lnk").symlink_to("/nonexistent/file")
+        os.mkfifo(junk / "pipe")
+        (junk / "up").symlink_to("..")
+        folder = dest / STUDENTS["linked_folder"]
+        folder.mkdir(exist_ok=True)
+        (folder / a).symlink_to(full / a)
+    (dest / STUDENTS["linked_student"]).symlink_to(full)
+    return dest
+
+
 def expected_status(kind, question_index, visible_text):
+    if kind in HOSTILE:
+        return HOSTILE_STATUS[kind]
+    if kind in ATTACK_CODE:
+        return ("zero", ATTACK_STATUS[kind])
+    return _expected_status(kind, question_index, visible_text)
+
+
+def _expected_status(kind, question_index, visible_text):
     """The (score rule, status) the grader must give the i-th autograded question of a
     notebook of a `kind` submission: score rule 'max', 'zero' or 'any'. `visible_text` is
     the test cell as released: emptying a cell that is hidden entirely changes nothing."""
@@ -432,6 +636,28 @@ def expected_status(kind, question_index, visible_text):
         "memory": ("zero", "memory") if first else ("any", None),
         "wrong": ("zero", "failed") if first else ("any", None),
     }[kind]
+
+
+def reachable_python(cmd):
+    """`cmd`, run where other users can reach this Python installation.
+
+    A root grader without the sandbox runs student code as a private uid, which needs to
+    read Python. On machines where an ancestor of the installation is closed to other users
+    (here /root, mode 0700), the command runs in a private mount namespace in which that
+    folder is replaced by one others may traverse, holding only the installation: the
+    layout of a machine with Python in /usr or /opt. Nothing changes outside the namespace.
+    """
+    prefix = Path(sys.base_prefix).resolve()
+    closed = [p for p in prefix.parents if p != Path("/") and not p.stat().st_mode & 0o001]
+    if not closed:
+        return list(cmd)
+    top = closed[-1]
+    child = prefix.relative_to(top).parts[0]
+    script = (f'set -e; shim=$(mktemp -d); chmod 711 "$shim"; mkdir "$shim/{child}"; '
+              f'mount --bind "{top}/{child}" "$shim/{child}"; mount --rbind "$shim" "{top}"; '
+              'exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "bash", "-c", script, "shim",
+            *cmd]
 
 
 def dump(obj):
