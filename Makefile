@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 JOBS ?= 2
 
-.PHONY: install system book book-fast test test-unit test-notebooks test-book lint bench results release solutions clean
+.PHONY: install system book test check lint bench results release solutions clean
 
 install:
 	@scripts/install.sh
@@ -23,6 +23,11 @@ book: install
 test: install system lint
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup tests
 	$(PY) -m pytest -n $(JOBS) --nbval-lax --dist loadfile solutions
+
+## Day-to-day: lint and the fast tests (no browser, no book build, no grader sandbox, nothing
+## marked slow, no root needed). `make test` stays the whole suite that CI runs.
+check: install lint
+	$(PY) -m pytest -n $(JOBS) -q -m "not slow and not browser and not book and not sandbox" tests
 
 lint: install
 	$(BIN)/ruff check .

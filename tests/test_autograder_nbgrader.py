@@ -14,7 +14,7 @@ import pytest
 # Every module that starts grader sandboxes runs on one xdist worker, one after another: the
 # "no process left behind" check counts processes of the grader's private uids, and would
 # otherwise count another module's live sandboxes as leaked.
-pytestmark = pytest.mark.xdist_group("grader-sandboxes")
+pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox]
 
 
 ROOT = Path(__file__).resolve().parents[1]
