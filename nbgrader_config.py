@@ -14,3 +14,7 @@ c.CourseDirectory.release_directory = "exercises"
 c.CourseDirectory.include = ["*.ipynb"]
 # Keep notebooks short-running; a stuck cell fails instead of hanging a grading run.
 c.ExecutePreprocessor.timeout = 60
+
+# The project's grader (python -m autograder) reads its own section: hidden tests of this
+# course are also compared outside the sandbox by the course's plugin (course/plugin.py).
+c.Autograder.plugin = "course.plugin:RnnCourse"

@@ -4,21 +4,25 @@ import argparse
 import os
 import sys
 
-from .runner import GraderError
+from .io import GraderError
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m autograder",
-                                     description="Grade nbgrader notebooks safely and in parallel.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("grade", help="grade a folder or zip of submissions")
+def _grade_parser(sub):
+    g = sub.add_parser("grade", help="grade a folder or zip of submissions",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g.add_argument("submissions", help="nbgrader layout folder, a .zip of it, or an LMS zip")
     g.add_argument("--out", required=True, help="output folder")
     g.add_argument("--source", default="solutions", help="nbgrader source folder")
-    g.add_argument("--assignment", action="append", help="grade only this assignment")
+    g.add_argument("--course", help="the course root holding nbgrader_config.py "
+                                    "(default: the folder above --source)")
+    g.add_argument("--plugin", help="the course's grader plugin, module:Class (default: "
+                                    "c.Autograder.plugin in the course's nbgrader_config.py)")
+    g.add_argument("--assignment", action="append", help="grade only this assignment "
+                                                         "(repeatable; default: all)")
     g.add_argument("--timeout", type=float, default=30.0, help="seconds per cell")
     g.add_argument("--memory", type=int, default=2048, help="MB per student kernel")
-    g.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="notebooks graded at the same time on this machine")
     g.add_argument("--scheduler", help="address of a dask.distributed scheduler")
     g.add_argument("--gradebook", help="nbgrader gradebook URL, e.g. sqlite:///gradebook.db")
     g.add_argument("--resume", action="store_true", help="grade only what is missing in OUT")
@@ -26,6 +30,13 @@ def main(argv=None):
     g.add_argument("--no-sandbox", action="store_true",
                    help="run student code without the bubblewrap sandbox (trusted "
                         "submissions only; still never as root)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder",
+                                     description="Grade nbgrader notebooks safely and in parallel.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _grade_parser(sub)
     e = sub.add_parser("export", help="convert OUT/grades.csv to another format")
     e.add_argument("out", help="the OUT folder of a grading run")
     e.add_argument("--format", required=True, choices=["gradescope", "csv", "nbgrader"])
@@ -34,14 +45,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "grade":
-            from .runner import run
+            from .pipeline import run
             run(args.submissions, args.out, source=args.source, assignments=args.assignment,
                 timeout=args.timeout, memory=args.memory, workers=args.workers,
                 scheduler=args.scheduler, gradebook=args.gradebook, resume=args.resume,
-                progress=not args.quiet, no_sandbox=args.no_sandbox)
+                progress=not args.quiet, no_sandbox=args.no_sandbox, plugin=args.plugin,
+                course=args.course)
         else:
-            from .export import export
-            print(export(args.out, args.format, args.to, args.source))
+            from .stages.export import convert
+            print(convert(args.out, args.format, args.to, args.source))
     except GraderError as err:
         print(f"autograder: {err}", file=sys.stderr)
         return 2

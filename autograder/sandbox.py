@@ -4,10 +4,10 @@ Two modes:
 
 * ``bwrap`` (the default, and the only one chosen without being asked): bubblewrap with
   fresh pid, network, IPC and UTS namespaces; a read-only view of /usr, the Python
-  installation, the virtualenv and the student package only; the submission's regular files
-  copied into a private directory, the only writable place. The worker then drops to an
-  unprivileged uid of its own. Killing bwrap kills the pid namespace and with it every
-  process the student started (``--die-with-parent``).
+  installation, the virtualenv and the packages the course's plugin names only; the
+  submission's regular files copied into a private directory, the only writable place. The
+  worker then drops to an unprivileged uid of its own. Killing bwrap kills the pid namespace
+  and with it every process the student started (``--die-with-parent``).
 * ``none``, only when the instructor asks for it (``--no-sandbox`` or
   ``AUTOGRADER_SANDBOX=none``): the same worker, resource limits, private directory and
   timeouts, but no filesystem or network isolation. Student code still never runs as root:
@@ -72,11 +72,12 @@ def sandbox_mode():
     return requested_mode()
 
 
-def check_mode(mode, private_paths=()):
+def check_mode(mode, private_paths=(), mounts=()):
     """Raise SandboxUnavailable unless student code can run in `mode` here, unprivileged.
 
     private_paths: folders and files that student code must not be able to read (the
-    source notebooks, the submissions); checked for the private uid in mode 'none'."""
+    source notebooks, the submissions); checked for the private uid in mode 'none'.
+    mounts: import names of the packages student code needs (the course plugin's)."""
     if mode == "bwrap":
         problem = _bwrap_problem()
         if problem:
@@ -85,7 +86,7 @@ def check_mode(mode, private_paths=()):
         return
     if os.getuid() != 0:
         return  # runs as the instructor's own user, never as root (warned about by the caller)
-    blocked = _unreachable_for(BASE_UID)
+    blocked = _unreachable_for(BASE_UID, tuple(mounts))
     if blocked:
         raise SandboxUnavailable(
             f"--no-sandbox as root runs student code as an unprivileged uid, which cannot "
@@ -143,9 +144,9 @@ def _as_uid(uid, probe):
 
 
 @lru_cache(maxsize=4)
-def _unreachable_for(uid):
+def _unreachable_for(uid, mounts=()):
     """The first path the worker needs that `uid` cannot read, or ''."""
-    needed = [sys.base_prefix, sys.prefix, str(WORKER), *_student_package_dirs()]
+    needed = [sys.base_prefix, sys.prefix, str(WORKER), *package_dirs(mounts)]
     for path in needed:
         if not _as_uid(uid, lambda p=path: os.access(p, os.R_OK)):
             return path
@@ -166,14 +167,19 @@ def _readable_by(uid, path):
     return _as_uid(uid, probe)
 
 
-def _student_package_dirs():
-    spec = importlib.util.find_spec("rnntools")
-    if spec is None or not spec.submodule_search_locations:
-        return []
-    return [str(Path(p).resolve()) for p in spec.submodule_search_locations]
+def package_dirs(names):
+    """The folders of the packages with these import names (to mount read-only)."""
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise SandboxUnavailable(f"the package {name!r} that student code needs is not "
+                                     "installed")
+        dirs += [str(Path(p).resolve()) for p in spec.submodule_search_locations]
+    return dirs
 
 
-def _bwrap_prefix(exe, sandbox_dir):
+def _bwrap_prefix(exe, sandbox_dir, mounts=()):
     cmd = [exe, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
@@ -185,7 +191,7 @@ def _bwrap_prefix(exe, sandbox_dir):
             cmd += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             cmd += ["--ro-bind", str(path), str(path)]
-    binds = sorted({str(Path(sys.base_prefix).resolve()), sys.prefix, *_student_package_dirs()})
+    binds = sorted({str(Path(sys.base_prefix).resolve()), sys.prefix, *package_dirs(mounts)})
     # bwrap makes the missing parents of a mount point mode 0700, which the unprivileged
     # uid could not cross.
     parents = sorted({str(p) for b in binds for p in Path(b).parents if str(p) != "/"})
@@ -290,7 +296,7 @@ def _dead(status):
 class _Session:
     """One worker process and the conversation with it, cell by cell."""
 
-    def __init__(self, mode, files_dir, timeout, memory_mb):
+    def __init__(self, mode, files_dir, timeout, memory_mb, mounts=()):
         self.mode, self.timeout = mode, timeout
         self.keep = frozenset()
         if mode == "none":
@@ -302,7 +308,7 @@ class _Session:
         out_r, out_w = os.pipe()
         python = os.path.join(sys.prefix, "bin", "python")
         if mode == "bwrap":
-            cmd = _bwrap_prefix(shutil.which("bwrap"), self.tmp) + [
+            cmd = _bwrap_prefix(shutil.which("bwrap"), self.tmp, mounts) + [
                 python, "-I", "/opt/worker.py", str(in_r), str(out_w)]
             cwd, inside = None, "/sandbox"
         else:
@@ -370,21 +376,23 @@ class _Session:
 
 
 def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_000,
-              mode=None):
+              mode=None, mounts=()):
     """Run `cells` (dicts with 'source', 'test' and, for tests, optionally 'prepared' from
     `autograder.testcell.prepare`) in a fresh sandboxed worker.
 
     files_dir : folder whose regular files are copied into the worker's working directory
         (the student's submission folder), or None.
     mode : 'bwrap' or 'none' (default: `sandbox_mode()`); refused if it cannot run here.
+    mounts : import names of packages shown read-only to student code (e.g. a course's
+        student package); nothing else of the grader's environment but Python is.
     Returns (results, events): one dict per cell with 'status' in ok, error, timeout,
     memory, crashed, tampered, the captured 'outputs', the failing 'line' and 'altered' (what
     the student's code had changed that the worker watches); events is a list of strings
     about the run as a whole (e.g. 'notebook timeout', 'protocol violation').
     """
     mode = mode or sandbox_mode()
-    check_mode(mode)
-    session = _Session(mode, files_dir, timeout, memory_mb)
+    check_mode(mode, mounts=mounts)
+    session = _Session(mode, files_dir, timeout, memory_mb, tuple(mounts))
     results, events = [], []
     try:
         session.open(max_output)

@@ -66,6 +66,7 @@ def main():
         out = Path(tmp) / "out"
         subprocess.run([sys.executable, "-m", "autograder", "grade", str(submitted), "--out",
                         str(out), "--source", str(course / "source"), "--assignment", a,
+                        "--plugin", "course.plugin:RnnCourse",
                         "--workers", str(args.workers), "--quiet"], cwd=ROOT, check=True)
         ours = time.perf_counter() - t0
         with open(out / "grades.csv", encoding="utf-8") as f:

@@ -18,9 +18,9 @@ from pathlib import Path
 import autograder_corpus as corpus
 import pytest
 
-from autograder.feedback import scan_tree
-from autograder.plan import load_plans
 from autograder.sandbox import BASE_UID, sandbox_mode
+from autograder.stages.feedback import scan_tree
+from autograder.stages.plan import load_plans
 
 # Every module that starts grader sandboxes runs on one xdist worker, one after another: the
 # "no process left behind" check counts processes of the grader's private uids, and would
@@ -78,6 +78,9 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     source = root / "source"
     source.mkdir()
+    # The course's configuration names this course's plugin, as nbgrader_config.py does.
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.Autograder.plugin = 'course.plugin:RnnCourse'\n")
     toy_src = corpus.write_toy_source(root / "toy") / "ps1"
     threats_src = corpus.write_threats_source(root / "threats")
     assignments = {}

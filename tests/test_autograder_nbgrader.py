@@ -3,6 +3,7 @@ course (two notebooks, a data file, fractional points, partial credit, a test th
 that one function calls another), the per-question automatic scores are equal."""
 
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,53 @@ def test_same_scores_as_nbgrader_autograde(tmp_path):
     assert ours[("erin", "part1", "test_partial")] == 1.0  # partial credit, as nbgrader
     assert ours[("alice", "part1", "test_calls_square")] == 0.5
     assert sum(v for k, v in ours.items() if k[0] == "alice") == 6.25
+
+
+def _user_guide():
+    import nbgrader
+
+    return Path(nbgrader.__file__).parent / "docs" / "source" / "user_guide"
+
+
+@pytest.mark.slow
+def test_nbgrader_example_course_as_stock_nbgrader(tmp_path):
+    """nbgrader's own example course (its user guide's ps1, with bitdiddle's and hacker's
+    submissions), graded without a plugin, against stock `nbgrader autograde` in this run."""
+    guide = _user_guide()
+    course = tmp_path / "course"
+    shutil.copytree(guide / "source" / "ps1", course / "source" / "ps1")
+    for student in ("bitdiddle", "hacker"):
+        shutil.copytree(guide / "submitted" / student, course / "submitted" / student)
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\nc.CourseDirectory.course_id = 'example'\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\n")
+    corpus.nbgrader(course, "generate_assignment", "ps1", "--force")
+    corpus.nbgrader(course, "autograde", "ps1", "--force")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        theirs = {(s, nb, g.name): g.auto_score for s in ("bitdiddle", "hacker")
+                  for nb in ("problem1", "problem2")
+                  for g in gb.find_submission_notebook(nb, "ps1", s).grades}
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(course / "submitted"),
+                          "--out", str(out), "--source", str(course / "source"), "--quiet"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    ours = {(r["student"], r["notebook"], r["question"]): r for r in rows}
+    assert set(ours) == set(theirs)
+    auto = {k: float(r["score"]) for k, r in ours.items() if r["status"] != "manual"}
+    assert len(auto) == 8 and sum(auto.values()) == 3.5  # stock nbgrader: 4.5, see below
+    # bitdiddle emptied the test cell squares_invalid_input; stock nbgrader puts the test
+    # back, runs it and gives the point, this grader still gives 0 ('tampered'): the one
+    # difference, until tampered cells are restored and scored (issue 14).
+    known = ("bitdiddle", "problem1", "squares_invalid_input")
+    assert (theirs[known], ours[known]["status"]) == (1.0, "tampered")
+    assert {k: v for k, v in auto.items() if k != known} == {
+        k: theirs[k] for k in auto if k != known}
+    # Manually graded answers are left to a person (stock nbgrader gives an unchanged
+    # solution 0 automatically).
+    assert {k for k, r in ours.items() if r["status"] == "manual"} == {
+        k for k, v in theirs.items() if v is None or k[2] == "sum_of_squares_application"}

@@ -11,10 +11,11 @@ import autograder_corpus as corpus
 import nbformat
 import pytest
 
-from autograder.feedback import REDACTED, Scrubber, scan_text
-from autograder.grade import assemble
-from autograder.inputs import SubmissionsError, discover, parse_flat_name
-from autograder.plan import find_cases, load_plans, split_hidden
+from autograder.stages.assemble import assemble_cells as assemble
+from autograder.stages.discover import SubmissionsError, discover, parse_flat_name
+from autograder.stages.feedback import REDACTED, Scrubber, scan_text
+from autograder.stages.plan import load_plans, split_hidden
+from course.plugin import find_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,12 +98,11 @@ def test_outside_comparison_against_rnnlib():
     if "rnn_step_forward" not in refs.REFERENCES:
         pytest.skip("no rnn_step_forward reference yet")
     from rnntools import grading
+    from rnntools.grading import MIME_TYPE as SUBMISSION_MIME
 
-    from autograder.plan import Question
-    from autograder.reference import SUBMISSION_MIME, check_cases, expected
+    from course.plugin import Cases, check_cases, expected
 
-    q = Question("t", 1.0, "auto", [("rnn_step_forward", 4, {"N": 2, "D": 3, "H": 4})],
-                 frozenset({"next_h"}))
+    q = Cases((("rnn_step_forward", 4, {"N": 2, "D": 3, "H": 4}),), frozenset({"next_h"}))
     ref = expected("rnn_step_forward", 4, (("D", 3), ("H", 4), ("N", 2)))["next_h"]
 
     def shown(value, **change):
@@ -191,8 +191,8 @@ def test_inputs_folder_zip_and_lms(toy, tmp_path):
 
 def test_exports_and_gradebook(toy, tmp_path):
     source, _, plans = toy
-    from autograder.export import export
-    from autograder.runner import _write_outputs
+    from autograder.stages.export import convert as export
+    from autograder.stages.export import gradescope, write_csv
 
     rows = []
     for s in ("Zoë Brontë", "bob"):
@@ -203,7 +203,8 @@ def test_exports_and_gradebook(toy, tmp_path):
                              "question": q.grade_id, "score": "" if manual else q.points / 2,
                              "max_score": q.points, "status": "manual" if manual else "failed"})
     out = tmp_path / "out"
-    _write_outputs(out, [{"rows": rows}], plans)
+    write_csv(out / "grades.csv", rows)
+    assert gradescope(rows)["score"] == pytest.approx(2 * (1.5 + 0.5 + 2 + 1 + 1.25) / 2)
     export(out, "gradescope", None)
     gs = json.loads((out / "gradescope" / "Zoë Brontë" / "results.json").read_text())
     assert gs["score"] == pytest.approx((1.5 + 0.5 + 2 + 1 + 1.25) / 2)

@@ -1,17 +1,18 @@
-"""The grading plan of an assignment, read from the instructors' nbgrader source notebooks.
+"""Stage *plan*: the grading plan of each assignment, read from the instructors' nbgrader
+source notebooks.
 
 For every notebook: its cells in source order, which of them are autograded tests (with
-their points, their visible text as released, the lines of their hidden blocks and the
-``case(...)`` calls those blocks make), which are locked, which are answers a person grades.
+their points, their visible text as released, the lines of their hidden blocks and what the
+course's plugin reads from them), which are locked, which are answers a person grades.
 """
 
-import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from .testcell import defined_names
+from ..plugins import Plugin
+from ..testcell import defined_names
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
@@ -28,8 +29,7 @@ class Question:
     grade_id: str
     points: float
     kind: str  # "auto" or "manual"
-    cases: list = field(default_factory=list)  # (name, seed, dims) read from the source
-    submit_keys: frozenset = frozenset()  # output names the cell passes to submit(...)
+    data: object = None  # what the course's plugin read from the test's source (or None)
 
 
 @dataclass
@@ -95,39 +95,7 @@ def same_text(a, b):
     return clean(a) == clean(b)
 
 
-def _literal(node):
-    return ast.literal_eval(node)
-
-
-def find_cases(source):
-    """The literal ``case(name, seed=..., **dims)`` calls and ``submit(..., key=...)`` keys."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return [], frozenset()
-    cases, keys = [], set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        fname = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if fname == "case" and node.args:
-            try:
-                name = _literal(node.args[0])
-                kwargs = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
-            except ValueError as e:
-                raise ValueError("case(...) with non-literal arguments: "
-                                 f"{ast.unparse(node)}") from e
-            seed = kwargs.pop("seed", None)
-            if seed is None and len(node.args) > 1:
-                seed = _literal(node.args[1])
-            cases.append((name, seed, kwargs))
-        elif fname == "submit":
-            keys.update(k.arg for k in node.keywords if k.arg)
-    return cases, frozenset(keys)
-
-
-def load_notebook_plan(path, assignment):
+def load_notebook_plan(path, assignment, plugin):
     nb = nbformat.read(str(path), as_version=4)
     questions, release, hidden_ranges, hidden_lines, visible_lines = [], {}, {}, [], set()
     for cell in nb.cells:
@@ -140,8 +108,8 @@ def load_notebook_plan(path, assignment):
             hidden_ranges[gid] = hidden
             lines = cell.source.splitlines()
             hidden_lines += [lines[n - 1] for n in sorted(hidden)]
-            cases, keys = find_cases(cell.source)
-            questions.append(Question(gid, float(meta.get("points", 0)), "auto", cases, keys))
+            questions.append(Question(gid, float(meta.get("points", 0)), "auto",
+                                      plugin.inspect(cell.source)))
             visible_lines.update(normalise(x) for x in visible.splitlines())
         else:
             if kind in ("manual", "task"):
@@ -155,8 +123,10 @@ def load_notebook_plan(path, assignment):
                         hidden_ranges, secrets, defined)
 
 
-def load_plans(source_dir, assignments=None):
-    """{assignment: {notebook: NotebookPlan}} for the assignments under `source_dir`."""
+def load_plans(source_dir, assignments=None, plugin=None):
+    """{assignment: {notebook: NotebookPlan}} for the assignments under `source_dir`;
+    `plugin` (an `autograder.plugins.Plugin`) reads each test cell's source."""
+    plugin = plugin or Plugin()
     source_dir = Path(source_dir)
     if not source_dir.is_dir():
         raise FileNotFoundError(f"source folder {source_dir} does not exist")
@@ -168,6 +138,6 @@ def load_plans(source_dir, assignments=None):
         notebooks = sorted(folder.glob("*.ipynb"))
         if not notebooks:
             raise FileNotFoundError(f"no source notebooks for assignment {a!r} in {folder}")
-        plans[a] = {p.stem: load_notebook_plan(p, a) for p in notebooks}
+        plans[a] = {p.stem: load_notebook_plan(p, a, plugin) for p in notebooks}
     return plans
 

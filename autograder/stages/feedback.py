@@ -1,4 +1,5 @@
-"""Feedback HTML for one notebook, and the scrubbing that keeps hidden tests out of OUT.
+"""Stage *feedback*: one notebook's rows (the CSV's words) and its feedback page, and the
+scrubbing that keeps hidden tests out of OUT.
 
 What a student sees: the scores per question, their own cells with their outputs, and for
 each test cell only its visible text, pass/fail and the message of a failing *visible*
@@ -10,7 +11,11 @@ import html
 import re
 from pathlib import Path
 
+from ..files import describe
 from .plan import BEGIN_HIDDEN, END_HIDDEN, normalise
+
+#: Worker statuses that stop the questions after them: a later failure carries their name.
+CAUSES = ("timeout", "memory", "crashed")
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REDACTED = "[line removed: it contains the text of a hidden test]"
@@ -149,3 +154,65 @@ def render(student, assignment, notebook, rows, cells, plan, scrubber, note=""):
                     f"{html.escape(status)}</p>{_pre(scrub(cell['source']))}"
                     f"{_outputs(cell.get('outputs', []), scrub)}</div>")
     return "".join(head + body + ["</body></html>\n"])
+
+
+def feedback(run):
+    """The notebook's rows and page, from the verdicts (or its status as a whole)."""
+    job, plan = run.job, run.plan
+    if run.status:
+        run.rows = [_row(job, q, 0.0, run.status, run.note) for q in plan.questions]
+        cells = []
+    else:
+        run.note = _notes(job, run.code, run.events)
+        run.rows = _rows(run)
+        cells = run.cells
+    run.feedback = render(job["student"], job["assignment"], job["notebook"], run.rows, cells,
+                          plan, Scrubber(plan.secrets), run.note)
+
+
+def _row(job, q, score, status, note=""):
+    return {"student": job["student"], "assignment": job["assignment"],
+            "notebook": job["notebook"], "question": q.grade_id,
+            "score": score if score == "" else round(float(score), 6),
+            "max_score": q.points, "status": status, "note": note}
+
+
+def _rows(run):
+    code = run.code
+    tests = {c["grade_id"]: (i, c) for i, c in enumerate(code) if c["kind"] == "test"}
+    first = next(((i, c["status"]) for i, c in enumerate(code) if c["status"] in CAUSES), None)
+    rows = []
+    for q in run.plan.questions:
+        if q.kind == "manual":
+            rows.append(_row(run.job, q, "", "manual", run.note))
+            continue
+        score, status, message = run.verdicts[q.grade_id]
+        position, cell = tests[q.grade_id]
+        # A question lost because an earlier cell hung, blew the memory or killed the
+        # kernel carries that cause rather than a plain "failed".
+        if status == "failed" and first and first[0] <= position:
+            status = first[1]
+        cell["verdict"] = "pass" if status == "ok" else "fail"
+        cell["message"] = message
+        rows.append(_row(run.job, q, score, status, run.note))
+    return rows
+
+
+def _altered(cells):
+    """What the student's code changed that the worker watches, in the order first seen."""
+    seen = []
+    for c in cells:
+        seen += [a for a in c.get("altered", []) if a not in seen]
+    return seen
+
+
+def _notes(job, code, events):
+    notes = [describe(job.get("skipped") or [])]
+    altered = _altered(code)
+    if altered:
+        notes.append("seen in the student's code: " + ", ".join(altered)
+                     + " (tests ran without them)")
+    notes += [e for e in events if e != "protocol violation"]
+    if "protocol violation" in events:
+        notes.append("student code wrote into the grader's result channel")
+    return "; ".join(n for n in notes if n)

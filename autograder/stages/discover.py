@@ -1,4 +1,6 @@
-"""Find every student's submitted notebooks, whatever shape SUBMISSIONS comes in.
+"""Stage *discover*: every student's submitted notebooks, whatever shape SUBMISSIONS comes in.
+
+The input adapters live here (today: nbgrader's layout, zips of it, flat LMS exports).
 
 Accepted shapes (see docs/grader.md):
 * nbgrader's layout ``SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb``, as a folder or a
@@ -15,7 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .files import read_regular, scan, what
+from ..files import read_regular, scan, what
 
 MAX_UNZIPPED = 4 * 2**30
 LMS_TAIL = re.compile(r"^(.*?)(?:_late)?(?:_\d+)+$", re.IGNORECASE)

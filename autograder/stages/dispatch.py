@@ -1,0 +1,129 @@
+"""Stage *dispatch*: one job per (student, assignment, notebook), graded on a local process
+pool or a Dask cluster, each finished result written at once (atomically) so that a killed
+run resumes where it stopped (``--resume``).
+
+A job is a plain dict and its result JSON-able, so the same call runs on a pool and on a
+Dask worker. A Gradescope runner or a pool of pre-started sandboxes plugs in here.
+"""
+
+import ctypes
+import hashlib
+import json
+import os
+import signal
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from tqdm import tqdm
+
+from ..io import atomic_write
+
+STATE = ".autograder"
+
+
+def job_key(student, assignment, notebook):
+    return hashlib.sha256(json.dumps([student, assignment, notebook]).encode()).hexdigest()[:32]
+
+
+def feedback_path(out, res):
+    return out / "feedback" / res["student"] / res["assignment"] / f"{res['notebook']}.html"
+
+
+def digest(plans, settings, mode, plugin):
+    """What a saved result depends on besides its notebook: a --resume keeps a result only
+    when this is unchanged."""
+    h = hashlib.sha256()
+    for a in sorted(plans):
+        for nb in sorted(plans[a]):
+            h.update(json.dumps([a, nb, [c.source for c in plans[a][nb].cells]]).encode())
+    h.update(json.dumps([settings.timeout, settings.memory, mode, plugin]).encode())
+    return h.hexdigest()
+
+
+def make_jobs(run):
+    """The jobs still to grade, and the results a --resume keeps ({key: result})."""
+    s = run.settings
+    state = s.out / STATE / "results"
+    state.mkdir(parents=True, exist_ok=True)
+    jobs, done = [], {}
+    for (student, a, nb), (path, folder, skipped) in sorted(run.found.table.items()):
+        key = job_key(student, a, nb)
+        saved = _saved(state / f"{key}.json", run.digest) if s.resume else None
+        if saved is not None:
+            done[key] = saved
+            continue
+        jobs.append({"key": key, "student": student, "assignment": a, "notebook": nb,
+                     "plan": run.plans[a][nb], "path": path, "dir": folder,
+                     "skipped": skipped, "timeout": s.timeout, "memory": s.memory,
+                     "sandbox": run.mode, "plugin": run.plugin_name})
+    if not s.resume:
+        for stale in state.glob("*.json"):
+            stale.unlink()
+    return jobs, done
+
+
+def _saved(path, want):
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved if saved.get("digest") == want else None
+
+
+def dispatch(run, grade_notebook):
+    """Grade every job with `grade_notebook(job) -> result`; fills run.results."""
+    s = run.settings
+    jobs, done = make_jobs(run)
+    state = s.out / STATE / "results"
+    counts = Counter(r["status"] for res in done.values() for r in res["rows"])
+    bar = tqdm(total=len(jobs) + len(done), initial=len(done), unit="nb",
+               disable=not s.progress, desc="grading")
+
+    def collect(job, res):
+        res["digest"], res["key"] = run.digest, job["key"]
+        atomic_write(feedback_path(s.out, res), res["feedback"])
+        atomic_write(state / f"{job['key']}.json", json.dumps(res, ensure_ascii=False))
+        done[job["key"]] = res
+        counts.update(r["status"] for r in res["rows"])
+        bar.set_postfix({k: counts[k] for k in ("ok", "failed", "timeout", "crashed")})
+        bar.update()
+
+    if jobs and s.scheduler:
+        _run_dask(s.scheduler, jobs, collect, grade_notebook)
+    elif jobs:
+        _run_local(s.workers or os.cpu_count() or 1, jobs, collect, grade_notebook)
+    bar.close()
+    for res in done.values():  # results kept by --resume: make sure their page exists
+        if not feedback_path(s.out, res).is_file():
+            atomic_write(feedback_path(s.out, res), res["feedback"])
+    run.results = sorted(done.values(),
+                         key=lambda r: (r["student"], r["assignment"], r["notebook"]))
+
+
+def _die_with_parent():
+    # Pool workers (and through --die-with-parent their sandboxes) must not outlive a
+    # grader that is killed with SIGKILL.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_local(workers, jobs, collect, grade_notebook):
+    with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
+        futures = {pool.submit(grade_notebook, job): job for job in jobs}
+        for fut in as_completed(futures):
+            collect(futures[fut], fut.result())
+
+
+def _run_dask(address, jobs, collect, grade_notebook):
+    from dask.distributed import Client
+    from dask.distributed import as_completed as dask_completed
+
+    with Client(address) as client:
+        futures = client.map(grade_notebook, jobs, key=[f"grade-{j['key']}" for j in jobs],
+                             pure=False)
+        by_key = {f.key: j for f, j in zip(futures, jobs, strict=True)}
+        for fut in dask_completed(futures):
+            collect(by_key[fut.key], fut.result())

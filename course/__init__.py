@@ -1,0 +1,1 @@
+"""The course's own code beside its exercises: what the grader plugs in (`course.plugin`)."""
