@@ -10,8 +10,10 @@ c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 c.CourseDirectory.course_id = "rnn-from-scratch"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
-# Each assignment's notebooks only; rnntools is installed as a package, not copied per folder.
-c.CourseDirectory.include = ["*.ipynb"]
+# Each assignment's notebooks (rnntools is installed as a package, not copied per folder), and
+# what `nbgrader submit` adds beside them: the submission's time (lateness) and the secret that
+# `nbgrader release_feedback` needs to deliver feedback.
+c.CourseDirectory.include = ["*.ipynb", "timestamp.txt", "submission_secret.txt"]
 # Keep notebooks short-running; a stuck cell fails instead of hanging a grading run.
 c.ExecutePreprocessor.timeout = 60
 

@@ -10,17 +10,24 @@ from .io import GraderError
 def _grade_parser(sub):
     g = sub.add_parser("grade", help="grade a folder or zip of submissions",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    g.add_argument("submissions", help="nbgrader layout folder, a .zip of it, or an LMS zip")
+    g.add_argument("submissions", nargs="?",
+                   help="nbgrader layout folder, a .zip of it, or an LMS download (default: "
+                        "the course's submitted/ folder)")
     g.add_argument("--out", required=True, help="output folder")
-    g.add_argument("--source", default="solutions", help="nbgrader source folder")
-    g.add_argument("--course", help="the course root holding nbgrader_config.py "
-                                    "(default: the folder above --source)")
+    g.add_argument("--source", help="nbgrader source folder (default: the course's "
+                                    "CourseDirectory.source_directory)")
+    g.add_argument("--course", help="the course root holding nbgrader_config.py; naming it "
+                                    "also writes nbgrader's folders and gradebook there "
+                                    "(default: the folder above --source, else this folder)")
     g.add_argument("--plugin", help="the course's grader plugin, module:Class (default: "
                                     "c.Autograder.plugin in the course's nbgrader_config.py)")
-    g.add_argument("--assignment", action="append", help="grade only this assignment "
-                                                         "(repeatable; default: all)")
+    g.add_argument("--assignment", action="append",
+                   help="grade only this assignment (repeatable; default: the assignments "
+                        "submitted, and those c.Autograder.assignments names)")
     g.add_argument("--timeout", type=float, default=30.0, help="seconds per cell")
     g.add_argument("--memory", type=int, default=2048, help="MB per student kernel")
+    g.add_argument("--disk", type=int, default=256,
+                   help="MB a notebook may write inside the sandbox")
     g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="notebooks graded at the same time on this machine")
     g.add_argument("--scheduler", help="address of a dask.distributed scheduler")
@@ -37,6 +44,11 @@ def main(argv=None):
                                      description="Grade nbgrader notebooks safely and in parallel.")
     sub = parser.add_subparsers(dest="command", required=True)
     _grade_parser(sub)
+    f = sub.add_parser("feedback", help="re-render a course's feedback/ pages from its "
+                                         "autograded notebooks and gradebook (after manual "
+                                         "grading), for `nbgrader release_feedback`")
+    f.add_argument("--course", default=".", help="the course root (nbgrader_config.py)")
+    f.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     e = sub.add_parser("export", help="convert OUT/grades.csv to another format")
     e.add_argument("out", help="the OUT folder of a grading run")
     e.add_argument("--format", required=True, choices=["gradescope", "csv", "nbgrader"])
@@ -47,10 +59,14 @@ def main(argv=None):
         if args.command == "grade":
             from .pipeline import run
             run(args.submissions, args.out, source=args.source, assignments=args.assignment,
-                timeout=args.timeout, memory=args.memory, workers=args.workers,
+                timeout=args.timeout, memory=args.memory, disk=args.disk, workers=args.workers,
                 scheduler=args.scheduler, gradebook=args.gradebook, resume=args.resume,
                 progress=not args.quiet, no_sandbox=args.no_sandbox, plugin=args.plugin,
                 course=args.course)
+        elif args.command == "feedback":
+            from .pipeline import course_feedback
+            pages = course_feedback(args.course, args.assignment)
+            print(f"wrote {len(pages)} feedback pages")
         else:
             from .stages.export import convert
             print(convert(args.out, args.format, args.to, args.source))

@@ -19,11 +19,12 @@ class NotebookRun:
     note: str = ""  # why, for the student and the CSV
     nb: object = None  # the submitted notebook (nbformat)
     cells: list = field(default_factory=list)  # assembled cells (dicts), then executed
-    tampered: set = field(default_factory=set)  # grade_ids of edited or removed test cells
+    restored: dict = field(default_factory=dict)  # grade_id -> why the source's cell was put back
     events: list = field(default_factory=list)  # what happened to the run as a whole
     verdicts: dict = field(default_factory=dict)  # grade_id -> [score, status, message]
     rows: list = field(default_factory=list)
     feedback: str = ""
+    extra: dict = field(default_factory=dict)  # what the grader process needs besides
 
     @property
     def code(self):
@@ -33,8 +34,9 @@ class NotebookRun:
         """What travels back to the grader process (JSON-able)."""
         statuses = {r["status"] for r in self.rows}
         overall = self.status or next(
-            (s for s in ("tampered", "crashed", "memory", "timeout", "failed") if s in statuses),
+            (s for s in ("tampered", "crashed", "memory", "disk", "timeout", "failed")
+             if s in statuses),
             "ok")
         return {"student": self.job["student"], "assignment": self.job["assignment"],
                 "notebook": self.job["notebook"], "events": self.events, "rows": self.rows,
-                "status": overall, "feedback": self.feedback}
+                "status": overall, "feedback": self.feedback, **self.extra}

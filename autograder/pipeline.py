@@ -10,15 +10,16 @@ pre-started sandboxes (execute), a Gradescope runner (dispatch), an nbgrader wri
 (export). What is special to a course comes from its plugin (`autograder.plugins`).
 """
 
+import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from . import plugins, sandbox
+from . import plugins, sandbox, tempdirs
 from .io import GraderError
 from .notebook import NotebookRun
 from .settings import Settings
-from .stages import assemble, compare, discover, dispatch, execute, export, feedback, plan
+from .stages import assemble, compare, course, discover, dispatch, execute, export, feedback, plan
 from .stages import score as score_stage
 
 NOTEBOOK_STAGES = [
@@ -28,6 +29,7 @@ NOTEBOOK_STAGES = [
     ("score", score_stage.score),  # nbgrader's verdict per question, from the worker's record
     ("compare", compare.compare),  # the course plugin's outside check of passing tests
     ("feedback", feedback.feedback),  # the rows and the scrubbed feedback page
+    ("autograded", course.autograded),  # in a named course: the notebook for formgrader
 ]
 
 
@@ -53,6 +55,7 @@ class ClassRun:
     digest: str = ""
     found: object = None  # stages.discover.Discovered
     staging: str = ""  # where zips and flat inputs are unpacked
+    jobs: list = field(default_factory=list)
     results: list = field(default_factory=list)
     rows: list = field(default_factory=list)
 
@@ -86,7 +89,6 @@ def _sandbox(run):
     if run.mode == "none":
         s.out.mkdir(parents=True, exist_ok=True)
         s.out.chmod(0o700)  # other students' feedback is no business of a student's code
-    run.digest = dispatch.digest(run.plans, s, run.mode, run.plugin_name)
 
 
 def _discover(run):
@@ -98,9 +100,23 @@ def _discover(run):
         print(f"autograder: skipped {name!r}: fits no naming rule", file=sys.stderr)
     for name, why in run.found.rejected:
         print(f"autograder: skipped {name!r}: {why}", file=sys.stderr)
+    if run.settings.assignments is None:
+        _only_assignments_set(run)
+
+
+def _only_assignments_set(run):
+    """Grade the assignments somebody submitted (or the configuration names), not every
+    folder of the source: nobody gets 'missing' zeros for assignments that were not set."""
+    keep = {a for (_, a, _), entry in run.found.table.items() if entry[0] is not None}
+    keep |= set(run.settings.named_assignments()) & set(run.plans)
+    run.plans = {a: nbs for a, nbs in run.plans.items() if a in keep}
+    run.found.table = {k: v for k, v in run.found.table.items() if k[1] in keep}
+    run.secrets = sorted({x for nbs in run.plans.values() for p in nbs.values()
+                          for x in p.secrets})
 
 
 def _dispatch(run):
+    run.digest = dispatch.digest(run.plans, run.settings, run.mode, run.plugin_name)
     dispatch.dispatch(run, grade_notebook)
 
 
@@ -116,15 +132,44 @@ CLASS_STAGES = [
 def grade(settings):
     """Grade a class; returns the rows. Raises GraderError when it cannot do its job."""
     run = ClassRun(settings)
-    with tempfile.TemporaryDirectory(prefix="autograder-staging-") as staging:
-        run.staging = staging
+    tempdirs.remove_stale()  # what a killed run left behind
+    run.staging = tempdirs.make("staging")
+    try:
         for _, stage in CLASS_STAGES:
             stage(run)
+    finally:
+        shutil.rmtree(run.staging, ignore_errors=True)
     if settings.progress:
         print(export.summary_table(run.rows))
         for w in run.warnings:
             print(f"WARNING: {w}")
     return run.rows
+
+
+def course_feedback(root, assignments=None):
+    """`python -m autograder feedback`: the feedback pages of a course re-rendered from its
+    autograded notebooks and its gradebook (after manual grading), scanned for hidden text.
+    Returns the pages written."""
+    from nbgrader.api import Gradebook
+
+    settings = Settings(course=root, assignments=assignments)
+    plugin = plugins.load(settings.plugin_name())
+    plans = plan.load_plans(settings.source, assignments, plugin)
+    with Gradebook(settings.gradebook_url()) as gb:
+        notebooks = {(s.student.id, s.assignment.name, nb.name) for a in plans
+                     for s in gb.assignment_submissions(a) for nb in s.notebooks
+                     if nb.name in plans[a]}
+    cd = course.coursedir(settings)
+    pages = course.write_feedback(cd, settings, plans, notebooks)
+    secrets = sorted({x for nbs in plans.values() for p in nbs.values() for x in p.secrets})
+    leaks = {str(p): feedback.scan_text(p.read_text(encoding="utf-8"), secrets) for p in pages}
+    leaks = {k: v for k, v in leaks.items() if v}
+    if leaks:
+        for path in leaks:
+            Path(path).write_text(feedback.REDACTED + "\n")
+        raise GraderError("hidden-test text reached feedback and was redacted from: "
+                          + ", ".join(sorted(leaks)))
+    return pages
 
 
 def run(submissions, out, **options):

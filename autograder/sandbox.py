@@ -33,11 +33,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
 
+from . import tempdirs
 from .files import copy_regular
 from .testcell import prepare
 
@@ -47,6 +47,8 @@ STARTUP = 120.0  # seconds for the worker to import IPython (slow on a loaded ma
 NPROC = 64
 FSIZE = 256 * 2**20
 BASE_UID = 200_000
+STAGED = ("work", "home", "tmp")  # the writable folders of a sandbox
+DISK_MB = 256  # the default size of everything a sandbox may write
 
 
 class SandboxUnavailable(Exception):
@@ -179,12 +181,15 @@ def package_dirs(names):
     return dirs
 
 
-def _bwrap_prefix(exe, sandbox_dir, mounts=()):
+def _bwrap_prefix(exe, sandbox_dir, mounts=(), disk_mb=None):
+    """The bwrap command line. With `disk_mb`, everything student code may write (work/,
+    home/, tmp/ and /tmp) is one tmpfs of that size, into which the worker copies the
+    submission (read-only at /sandbox/.in) before it drops its privileges."""
     cmd = [exe, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
            "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-           "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+           "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_CHOWN",
            "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
-           "--tmpfs", "/tmp", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+           "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     for name in ("bin", "lib", "lib64", "sbin", "lib32"):
         path = Path("/") / name
         if path.is_symlink():
@@ -199,8 +204,15 @@ def _bwrap_prefix(exe, sandbox_dir, mounts=()):
         cmd += ["--perms", "0755", "--dir", path]
     for path in binds:
         cmd += ["--ro-bind", path, path]
-    cmd += ["--bind", sandbox_dir, "/sandbox", "--ro-bind", str(WORKER), "/opt/worker.py",
-            "--chdir", "/sandbox/work"]
+    if disk_mb is None:
+        cmd += ["--tmpfs", "/tmp", "--bind", sandbox_dir, "/sandbox"]
+    else:
+        cmd += ["--perms", "0755", "--size", str(int(disk_mb) * 2**20), "--tmpfs", "/sandbox",
+                "--ro-bind", str(Path(sandbox_dir) / "work"), "/sandbox/.in"]
+        for sub in STAGED:
+            cmd += ["--perms", "0700", "--dir", f"/sandbox/{sub}"]
+        cmd += ["--symlink", "/sandbox/tmp", "/tmp"]
+    cmd += ["--ro-bind", str(WORKER), "/opt/worker.py", "--chdir", "/sandbox/work"]
     return cmd
 
 
@@ -263,7 +275,7 @@ class _Lines:
 
 def _private_dir(files_dir, uid):
     """A fresh private folder: work/ (the submission's regular files), home/ and tmp/."""
-    tmp = tempfile.mkdtemp(prefix="autograder-")
+    tmp = tempdirs.make("sandbox")
     work = Path(tmp) / "work"
     if files_dir is not None:
         copy_regular(files_dir, work)
@@ -296,7 +308,7 @@ def _dead(status):
 class _Session:
     """One worker process and the conversation with it, cell by cell."""
 
-    def __init__(self, mode, files_dir, timeout, memory_mb, mounts=()):
+    def __init__(self, mode, files_dir, timeout, memory_mb, mounts=(), disk_mb=DISK_MB):
         self.mode, self.timeout = mode, timeout
         self.keep = frozenset()
         if mode == "none":
@@ -308,10 +320,12 @@ class _Session:
         out_r, out_w = os.pipe()
         python = os.path.join(sys.prefix, "bin", "python")
         if mode == "bwrap":
-            cmd = _bwrap_prefix(shutil.which("bwrap"), self.tmp, mounts) + [
+            self.stage = "/sandbox/.in"
+            cmd = _bwrap_prefix(shutil.which("bwrap"), self.tmp, mounts, disk_mb) + [
                 python, "-I", "/opt/worker.py", str(in_r), str(out_w)]
             cwd, inside = None, "/sandbox"
         else:
+            self.stage = None
             cmd = [python, "-I", str(WORKER), str(in_r), str(out_w)]
             cwd, inside = str(Path(self.tmp) / "work"), self.tmp
         self.notebook_limit = 10 * timeout
@@ -330,8 +344,10 @@ class _Session:
             data = data[os.write(self.send_fd, data):]
 
     def open(self, max_output):
-        self.send({"setup": {"uid": self.uid, "timeout": self.timeout,
-                             "max_output": max_output}})
+        setup = {"uid": self.uid, "timeout": self.timeout, "max_output": max_output}
+        if self.stage:
+            setup["stage"] = [self.stage, "/sandbox/work", [f"/sandbox/{d}" for d in STAGED]]
+        self.send({"setup": setup})
         state, msg = self.lines.read(time.monotonic() + STARTUP)
         if state != "ok" or not msg.get("ready"):
             err = self.proc.stderr.read1(4000).decode(errors="replace") if state == "eof" else ""
@@ -376,7 +392,7 @@ class _Session:
 
 
 def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_000,
-              mode=None, mounts=()):
+              mode=None, mounts=(), disk_mb=DISK_MB):
     """Run `cells` (dicts with 'source', 'test' and, for tests, optionally 'prepared' from
     `autograder.testcell.prepare`) in a fresh sandboxed worker.
 
@@ -385,6 +401,8 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
     mode : 'bwrap' or 'none' (default: `sandbox_mode()`); refused if it cannot run here.
     mounts : import names of packages shown read-only to student code (e.g. a course's
         student package); nothing else of the grader's environment but Python is.
+    disk_mb : the size of everything the notebook may write (bwrap only); a write past it
+        fails and the cell's status is 'disk'.
     Returns (results, events): one dict per cell with 'status' in ok, error, timeout,
     memory, crashed, tampered, the captured 'outputs', the failing 'line' and 'altered' (what
     the student's code had changed that the worker watches); events is a list of strings
@@ -392,7 +410,7 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
     """
     mode = mode or sandbox_mode()
     check_mode(mode, mounts=mounts)
-    session = _Session(mode, files_dir, timeout, memory_mb, tuple(mounts))
+    session = _Session(mode, files_dir, timeout, memory_mb, tuple(mounts), disk_mb)
     results, events = [], []
     try:
         session.open(max_output)

@@ -7,14 +7,16 @@ which is most of what makes stock nbgrader slow); test cells run through the wor
 executor, so that nothing a student cell did to IPython decides whether a test passed.
 
 Protocol (one JSON object per line):
-  grader -> worker  {"setup": {"uid": int|None, "timeout": float, "max_output": int}}
+  grader -> worker  {"setup": {"uid": int|None, "timeout": float, "max_output": int,
+                               "stage": [from, to, [folders to give to uid]] (optional)}}
                     {"cell": i, "token": str, "source": str}               a student cell
                     {"cell": i, "token": str, "test": true, "exec": str, "eval": str|None,
                      "builtins": [name, ...]}                              a test cell
                     {"end": true}
   worker -> grader  {"ready": true}
                     {"cell": i, "token": str, "status": "ok"|"error"|"timeout"|"memory"|
-                     "tampered", "outputs": [...], "line": int|None, "altered": [str, ...]}
+                     "disk"|"tampered", "outputs": [...], "line": int|None,
+                     "altered": [str, ...]}
 The grader sends cell i+1 only after it has read the answer to cell i, so a student's cell
 never sees the test cells that come after it, and it checks every answer's cell number and
 token, so a line the student's code writes into the pipe is caught as a forgery.
@@ -28,6 +30,7 @@ import (`_exec`, `_write`, `_scan`...), so rebinding a name in this module, in `
 """
 
 import builtins
+import errno
 import json.encoder
 import json.scanner
 import os
@@ -321,6 +324,9 @@ def _limit(text, max_chars):
     return text[:max_chars] + f"\n[... output cut at {max_chars} characters]\n"
 
 
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def _status(exc):
     if exc is None:
         return "ok"
@@ -328,6 +334,8 @@ def _status(exc):
         return "timeout"
     if _isinstance(exc, MemoryError):
         return "memory"
+    if _isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+        return "disk"
     return "error"
 
 
@@ -478,6 +486,22 @@ def _safe_repr(value):
         return f"<{_type(value).__name__} object>"
 
 
+def _stage(stage, uid):
+    """Copy the submission into the sandbox's size-limited tmpfs and give its writable
+    folders to `uid` (still as root, before any student code)."""
+    import shutil
+
+    src, dest, folders = stage
+    shutil.copytree(src, dest, dirs_exist_ok=True, symlinks=False)
+    if uid is None or os.getuid() != 0:
+        return
+    for top in folders:
+        os.chown(top, uid, uid)
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in dirnames + filenames:
+                os.lchown(os.path.join(dirpath, name), uid, uid)
+
+
 def _drop_privileges(uid):
     # Root inside a bwrap sandbox started without a user namespace (or a grader running as
     # root without one): become an unprivileged uid that owns nothing, so RLIMIT_NPROC counts
@@ -494,7 +518,11 @@ def main():
     os.set_inheritable(channel.in_fd, False)
     os.set_inheritable(channel.out_fd, False)
     setup = channel.receive()["setup"]
+    if setup.get("stage"):
+        _stage(setup["stage"], setup.get("uid"))
     _drop_privileges(setup.get("uid"))
+    # Past RLIMIT_FSIZE a write fails (EFBIG, status 'disk') instead of killing the worker.
+    _signal(signal.SIGXFSZ, signal.SIG_IGN)
     shell, outputs, run_cell = _make_shell()
     guard = _Guard(shell, _MODULE)
     _sys.addaudithook(guard.audit)

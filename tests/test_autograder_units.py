@@ -56,14 +56,14 @@ def test_split_hidden_and_cases():
         find_cases("case('x', seed=n)")
 
 
-def test_assemble_restores_tests_and_flags_tampering(toy):
+def test_assemble_restores_tests_and_records_it(toy):
     source, release, plans = toy
     plan = plans["ps1"]["part1"]
     src_nb = nbformat.read(str(source / "ps1" / "part1.ipynb"), as_version=4)
     rel_nb = nbformat.read(str(release / "part1.ipynb"), as_version=4)
     full = corpus.fill(rel_nb, src_nb)
-    cells, tampered = assemble(plan, full)
-    assert tampered == set()
+    cells, restored = assemble(plan, full)
+    assert restored == {}
     tests = [c for c in cells if c["kind"] == "test"]
     assert [c["grade_id"] for c in tests] == [q.grade_id for q in plan.questions[:4]]
     assert "BEGIN HIDDEN TESTS" in tests[0]["source"]  # the instructors' version runs
@@ -74,11 +74,11 @@ def test_assemble_restores_tests_and_flags_tampering(toy):
             cell.source = "pass"
     edited.cells = [c for c in edited.cells
                     if c.metadata.get("nbgrader", {}).get("grade_id") != "test_load"]
-    cells, tampered = assemble(plan, edited)
-    assert tampered == {"test_squares", "test_load"}
+    cells, restored = assemble(plan, edited)
+    assert restored == {"test_squares": "edited", "test_load": "deleted"}
     ids = [c["grade_id"] for c in cells]
     assert ids.index("test_load") == ids.index("load") + 1  # put back where it was
-    assert assemble(plan, src_nb)[1] == set()  # the source itself is not tampering
+    assert assemble(plan, src_nb)[1] == {}  # the source itself is not a change
 
 
 def test_scrubber_and_scan():

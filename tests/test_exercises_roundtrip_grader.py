@@ -2,19 +2,20 @@
 grade`, on every assignment.
 
 The same three students as tests/test_exercises_roundtrip.py (built once per pytest run by the
-`roundtrip_course` fixture) plus two graded by the project's grader only, because
-``slightly_wrong`` empties its wrong function's test cell, which the grader scores 0 as
-`tampered` whatever the function returns: ``honest_mistake`` has the same wrong function and
-no cheating, and ``patched_numpy`` has the wrong function and the cheat cell (rebound `check`,
-always-true `np.allclose`) but leaves every test cell intact.
+`roundtrip_course` fixture) plus two graded by the project's grader only:
+``slightly_wrong`` empties its wrong function's test cell, which the grader puts back from
+the source and runs on the student's code, as stock nbgrader does; ``honest_mistake`` has the
+same wrong function and no cheating, and ``patched_numpy`` has the wrong function and the
+cheat cell (rebound `check`, always-true `np.allclose`) but leaves every test cell intact.
 
 Expected, per assignment and per question of OUT/grades.csv: ``complete`` has full marks and
 status `ok` on every auto-graded question; ``blank`` has 0 on each; ``slightly_wrong`` loses
-exactly its spoiled function's question (status `tampered`, docs/grader.md) and keeps the rest
-despite its patched `check` and `np.allclose`; ``honest_mistake`` and ``patched_numpy`` lose
-exactly that question (status `failed`: the outside comparison is not fooled). Written answers
-are `manual` rows with an empty score for everyone. The automatic scores of the three shared
-students equal stock nbgrader's on the same files.
+exactly its spoiled function's question (status `failed`, with `restored` = emptied) and
+keeps the rest despite its patched `check` and `np.allclose`; ``honest_mistake`` and
+``patched_numpy`` lose exactly that question (status `failed`: the outside comparison is not
+fooled). Written answers are `manual` rows with an empty score (``blank``'s, left as
+released, are `unanswered` with 0, as nbgrader gives them). The automatic
+scores of the three shared students equal stock nbgrader's on the same files.
 """
 
 import csv
@@ -60,12 +61,10 @@ def expected_rows(path, student):
     nb = read(path)
     auto = auto_cells(nb)
     rows = {q: ("", "manual") for q in manual_questions(nb)}
-    if student == "blank":
-        return rows | {q: (0.0, None) for q in auto}
+    if student == "blank":  # written answers left as released: 0 at once, as nbgrader gives
+        return {q: (0.0, "unanswered") for q in rows} | {q: (0.0, None) for q in auto}
     rows |= {q: (float(value), "ok") for q, value in auto.items()}
-    if student == "slightly_wrong":
-        rows[f"test_{spoiled(path)}"] = (0.0, "tampered")
-    elif student in (HONEST, PATCHED):
+    if student in ("slightly_wrong", HONEST, PATCHED):
         rows[f"test_{spoiled(path)}"] = (0.0, "failed")
     return rows
 
@@ -140,10 +139,16 @@ def test_round_trip_with_the_project_grader(roundtrip_course, tmp_path):
     extra = set(keys) - want_keys
     assert not extra, f"unexpected rows: {sorted(extra)[:5]}"
     blank_statuses = {got[k]["status"] for k in want_keys
-                      if k[0] == "blank" and got[k]["status"] != "manual"}
+                      if k[0] == "blank" and got[k]["kind"] == "auto"}
     # The blank release raises NotImplementedError in every graded function: the tests ran and
     # failed (not timeout, crashed or tampered).
     assert blank_statuses <= {"failed"}, blank_statuses
+    # The emptied test cell was put back, and says so; no other test cell was.
+    for path in solution_notebooks():
+        for key, row in got.items():
+            if key[1:3] == (path.parent.name, path.stem):
+                spoilt = key[0] == "slightly_wrong" and key[3] == f"test_{spoiled(path)}"
+                assert row["restored"] == ("emptied" if spoilt else ""), (key, row)
 
     # No hidden test of any assignment in any file under OUT.
     secrets = secret_lines(release)

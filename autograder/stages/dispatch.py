@@ -13,10 +13,13 @@ import os
 import signal
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 from tqdm import tqdm
 
+from ..files import read_regular, what
 from ..io import atomic_write
+from .course import STATE_KEY
 
 STATE = ".autograder"
 
@@ -36,7 +39,8 @@ def digest(plans, settings, mode, plugin):
     for a in sorted(plans):
         for nb in sorted(plans[a]):
             h.update(json.dumps([a, nb, [c.source for c in plans[a][nb].cells]]).encode())
-    h.update(json.dumps([settings.timeout, settings.memory, mode, plugin]).encode())
+    h.update(json.dumps([settings.timeout, settings.memory, settings.disk, mode,
+                         plugin]).encode())
     return h.hexdigest()
 
 
@@ -54,12 +58,21 @@ def make_jobs(run):
             continue
         jobs.append({"key": key, "student": student, "assignment": a, "notebook": nb,
                      "plan": run.plans[a][nb], "path": path, "dir": folder,
-                     "skipped": skipped, "timeout": s.timeout, "memory": s.memory,
-                     "sandbox": run.mode, "plugin": run.plugin_name})
+                     "skipped": skipped, "timeout": s.timeout, "memory": s.memory, "disk": s.disk,
+                     "sandbox": run.mode, "plugin": run.plugin_name, "course": s.in_course,
+                     "timestamp": _timestamp(folder)})
     if not s.resume:
         for stale in state.glob("*.json"):
             stale.unlink()
     return jobs, done
+
+
+def _timestamp(folder):
+    """The submission's time as nbgrader records it (its timestamp.txt), or None."""
+    path = Path(folder) / "timestamp.txt" if folder else None
+    if path is None or what(path) != "file":
+        return None
+    return read_regular(path, limit=200).decode("utf-8", errors="replace").strip() or None
 
 
 def _saved(path, want):
@@ -74,6 +87,7 @@ def dispatch(run, grade_notebook):
     """Grade every job with `grade_notebook(job) -> result`; fills run.results."""
     s = run.settings
     jobs, done = make_jobs(run)
+    run.jobs = jobs
     state = s.out / STATE / "results"
     counts = Counter(r["status"] for res in done.values() for r in res["rows"])
     bar = tqdm(total=len(jobs) + len(done), initial=len(done), unit="nb",
@@ -82,7 +96,8 @@ def dispatch(run, grade_notebook):
     def collect(job, res):
         res["digest"], res["key"] = run.digest, job["key"]
         atomic_write(feedback_path(s.out, res), res["feedback"])
-        atomic_write(state / f"{job['key']}.json", json.dumps(res, ensure_ascii=False))
+        saved = {k: v for k, v in res.items() if k != STATE_KEY}  # no hidden tests in OUT
+        atomic_write(state / f"{job['key']}.json", json.dumps(saved, ensure_ascii=False))
         done[job["key"]] = res
         counts.update(r["status"] for r in res["rows"])
         bar.set_postfix({k: counts[k] for k in ("ok", "failed", "timeout", "crashed")})

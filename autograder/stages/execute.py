@@ -15,9 +15,10 @@ def execute(run):
     code = run.code
     todo = [_to_run(c, run.plan) for c in code]
     job = run.job
-    ran, run.events = run_cells(job.get("dir"), todo, timeout=job.get("timeout", 30.0),
-                                memory_mb=job.get("memory", 2048), mode=job.get("sandbox"),
-                                mounts=run.plugin.mounts)
+    ran, events = run_cells(job.get("dir"), todo, timeout=job.get("timeout", 30.0),
+                            memory_mb=job.get("memory", 2048), mode=job.get("sandbox"),
+                            mounts=run.plugin.mounts, disk_mb=job.get("disk", 256))
+    run.events += events
     for cell, result in zip(code, ran, strict=True):
         cell.update(result)
 

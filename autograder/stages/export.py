@@ -15,27 +15,33 @@ from pathlib import Path
 from ..io import GraderError, atomic_write
 from .feedback import REDACTED, scan_tree
 
-COLUMNS = ["student", "assignment", "notebook", "question", "score", "max_score", "status",
-           "note"]
-STATUSES = ["ok", "failed", "timeout", "memory", "crashed", "tampered", "invalid", "missing",
-            "manual"]
+COLUMNS = ["student", "assignment", "notebook", "question", "kind", "score", "max_score",
+           "status", "restored", "note"]
+STATUSES = ["ok", "failed", "timeout", "memory", "disk", "crashed", "tampered", "invalid",
+            "missing", "manual", "unanswered"]
 
 
 def export(run):
-    """Write grades.csv and results.json, scan OUT, record the gradebook."""
+    """Write grades.csv and results.json; in a named course, nbgrader's folders, gradebook
+    and feedback (stages.course); scan everything a student may see; record --gradebook."""
     out = run.settings.out
     rows = [r for res in run.results for r in res["rows"]]
     rows.sort(key=lambda r: (r["student"], r["assignment"], r["notebook"]))
     write_csv(out / "grades.csv", rows)
     atomic_write(out / "results.json", json.dumps(gradescope(rows, run.warnings), indent=1,
                                                   ensure_ascii=False))
-    leaks = scan_tree(out, run.secrets)
+    from . import course
+
+    course.write(run)
+    leaks = {}
+    for root in [out, *course.feedback_dirs(run)]:
+        leaks.update(scan_tree(root, run.secrets))
     if leaks:
         for path in leaks:
             atomic_write(path, REDACTED + "\n")
         raise GraderError("hidden-test text reached OUT and was redacted from: "
                           + ", ".join(sorted(leaks)))
-    if run.settings.gradebook:
+    if run.settings.gradebook and not run.settings.in_course:
         from .gradebook import record
 
         record(run.settings.gradebook, run.plans, rows)
@@ -60,20 +66,23 @@ def gradescope(rows, warnings=()):
                       "score": None if r["score"] == "" else r["score"],
                       "max_score": r["max_score"], "visibility": "visible",
                       "output": r["status"] + (f": {note}" if note else ""),
-                      "extra_data": {k: r[k] for k in ("student", "assignment", "notebook",
-                                                       "question", "status")}})
+                      "extra_data": {k: r.get(k, "") for k in (
+                          "student", "assignment", "notebook", "question", "status",
+                          "restored")}})
     auto = [r for r in rows if r["score"] != ""]
     result = {"score": round(sum(float(r["score"]) for r in auto), 6), "tests": tests}
+    result["extra_data"] = {"max_score": sum(float(r["max_score"]) for r in rows
+                                             if _is_auto(r))}
     if warnings:
-        result["extra_data"] = {"warnings": list(warnings)}
+        result["extra_data"]["warnings"] = list(warnings)
     return result
 
 
 def summary_table(rows):
     counts = Counter((r["assignment"], r["status"]) for r in rows)
-    lines = ["assignment".ljust(24) + "".join(s.rjust(9) for s in STATUSES)]
+    lines = ["assignment".ljust(24) + "".join(s.rjust(11) for s in STATUSES)]
     for a in sorted({r["assignment"] for r in rows}):
-        lines.append(a.ljust(24) + "".join(str(counts[(a, s)]).rjust(9) for s in STATUSES))
+        lines.append(a.ljust(24) + "".join(str(counts[(a, s)]).rjust(11) for s in STATUSES))
     return "\n".join(lines)
 
 
@@ -109,6 +118,11 @@ def convert(out, fmt, to=None, source="solutions"):
     raise GraderError(f"unknown format {fmt!r}")
 
 
+def _is_auto(row):
+    # grades.csv of runs before the kind column: a manual question is one without a score
+    return (row.get("kind") or ("auto" if row["status"] != "manual" else "manual")) == "auto"
+
+
 def _per_student_gradescope(out, rows, to):
     dest = Path(to or Path(out) / "gradescope")
     students = sorted({r["student"] for r in rows})
@@ -132,6 +146,6 @@ def _wide_csv(out, rows, to):
         scores = [mine[c]["score"] if c in mine else "" for c in columns]
         auto = [r for r in mine.values() if r["score"] != ""]
         w.writerow([s, *scores, round(sum(r["score"] for r in auto), 6),
-                    sum(r["max_score"] for r in mine.values() if r["status"] != "manual")])
+                    sum(r["max_score"] for r in mine.values() if _is_auto(r))])
     atomic_write(dest, buf.getvalue())
     return f"wrote {len(students)} students x {len(columns)} questions to {dest}"

@@ -12,10 +12,10 @@ import re
 from pathlib import Path
 
 from ..files import describe
-from .plan import BEGIN_HIDDEN, END_HIDDEN, normalise
+from .plan import BEGIN_HIDDEN, END_HIDDEN, nb_meta, normalise, squash
 
 #: Worker statuses that stop the questions after them: a later failure carries their name.
-CAUSES = ("timeout", "memory", "crashed")
+CAUSES = ("timeout", "memory", "disk", "crashed")
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REDACTED = "[line removed: it contains the text of a hidden test]"
@@ -28,10 +28,11 @@ class Scrubber:
         # nbgrader's markers go too: they say where hidden tests were and how many lines.
         self.secrets = [s for s in secrets if s] + [normalise(BEGIN_HIDDEN),
                                                      normalise(END_HIDDEN)]
+        self.squashed = [(s, squash(s)) for s in self.secrets]
 
     def leaks(self, text):
-        flat = normalise(text)
-        return [s for s in self.secrets if s in flat]
+        flat = squash(text)
+        return [s for s, q in self.squashed if q in flat]
 
     def text(self, text):
         if not text:
@@ -52,8 +53,8 @@ def scan_text(text, secrets):
     variants.append(variants[1].replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\"))
     found = set()
     for v in variants:
-        flat = normalise(v)
-        found.update(s for s in secrets if s in flat)
+        flat = squash(v)
+        found.update(s for s in secrets if squash(s) in flat)
     return sorted(found)
 
 
@@ -114,7 +115,7 @@ def render(student, assignment, notebook, rows, cells, plan, scrubber, note=""):
     source, outputs, status, line, grade_id, verdict, message)."""
     scrub = scrubber.text
     title = f"{assignment} / {notebook}: {student}"
-    auto = [r for r in rows if r["status"] != "manual"]
+    auto = [r for r in rows if r.get("kind", "auto") == "auto"]
     got = sum(float(r["score"] or 0) for r in auto)
     total = sum(float(r["max_score"]) for r in auto)
     head = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
@@ -122,12 +123,20 @@ def render(student, assignment, notebook, rows, cells, plan, scrubber, note=""):
             f"<h1>{html.escape(title)}</h1>",
             f"<p>Automatic score: <b>{got:g} / {total:g}</b>"
             " (questions marked <i>manual</i> are graded by a person).</p>"]
+    by_person = [r for r in rows if r["status"] == "graded"]
+    if by_person:
+        head.append(f"<p>Graded by a person: <b>{sum(float(r['score']) for r in by_person):g}"
+                    f" / {sum(float(r['max_score']) for r in by_person):g}</b></p>")
     if note:
         head.append(f"<p class='bad'>{html.escape(scrub(note))}</p>")
-    head.append("<table><tr><th>question</th><th>score</th><th>max</th><th>status</th></tr>")
+    comments = any(r.get("comment") for r in rows)
+    head.append("<table><tr><th>question</th><th>score</th><th>max</th><th>status</th>"
+                + ("<th>comment</th>" if comments else "") + "</tr>")
     for r in rows:
+        comment = (f"<td>{html.escape(scrub(r.get('comment') or ''))}</td>" if comments else "")
         head.append(f"<tr><td>{html.escape(r['question'])}</td><td>{html.escape(str(r['score']))}"
-                    f"</td><td>{r['max_score']:g}</td><td>{html.escape(r['status'])}</td></tr>")
+                    f"</td><td>{r['max_score']:g}</td><td>{html.escape(r['status'])}</td>"
+                    f"{comment}</tr>")
     head.append("</table>")
     body = []
     for cell in cells:
@@ -138,7 +147,8 @@ def render(student, assignment, notebook, rows, cells, plan, scrubber, note=""):
         if kind == "test":
             gid = cell["grade_id"]
             passed = cell.get("verdict") == "pass"
-            label = "passed" if passed else f"not passed ({cell.get('status', 'not run')})"
+            word = next((r["status"] for r in rows if r["question"] == gid), "not run")
+            label = "passed" if passed else f"not passed ({word})"
             visible = plan.release.get(gid, "")
             msg = cell.get("message") or ""
             body.append(f"<div class='cell test {'pass' if passed else 'fail'}'>"
@@ -156,25 +166,64 @@ def render(student, assignment, notebook, rows, cells, plan, scrubber, note=""):
     return "".join(head + body + ["</body></html>\n"])
 
 
+def render_graded(student, assignment, notebook, nb, plan, info):
+    """The feedback page of a notebook graded in a course: from its autograded notebook
+    (stages.course) and the gradebook's grades, comments and late penalty (`info`, from
+    stages.gradebook.graded)."""
+    cells = []
+    for c in nb.cells:
+        mine = c.get("metadata", {}).get("autograder", {})
+        verdict = mine.get("verdict", "")
+        cells.append({"cell_type": c.cell_type, "kind": mine.get("kind", "student"),
+                      "grade_id": nb_meta(c).get("grade_id"), "source": c.source,
+                      "outputs": c.get("outputs", []), "status": mine.get("status", ""),
+                      "verdict": "pass" if verdict == "ok" else "fail",
+                      "message": mine.get("message", ""), "verdict_word": verdict})
+    words = {c["grade_id"]: c["verdict_word"] for c in cells if c["grade_id"]}
+    rows = []
+    for q in plan.questions:
+        g = info["grades"].get(q.grade_id, {})
+        by_person = g.get("manual") is not None
+        score = g.get("manual") if by_person else g.get("auto")
+        status = "graded" if by_person else (words.get(q.grade_id) or (
+            "manual" if score is None else "unanswered"))
+        rows.append({"question": q.grade_id, "kind": q.kind, "max_score": q.points,
+                     "score": "" if score is None else score, "status": status,
+                     "comment": g.get("comment", "")})
+    note = nb.metadata.get("autograder", {}).get("note", "")
+    if info.get("late"):
+        note = "; ".join(n for n in (note, _late(info)) if n)
+    return render(student, assignment, notebook, rows, cells, plan, Scrubber(plan.secrets),
+                  note)
+
+
+def _late(info):
+    hours = info["late"] / 3600
+    penalty = info.get("penalty") or 0
+    return (f"submitted {hours:.1f} h after the due date"
+            + (f"; late penalty {penalty:g} points" if penalty else ""))
+
+
 def feedback(run):
     """The notebook's rows and page, from the verdicts (or its status as a whole)."""
     job, plan = run.job, run.plan
     if run.status:
-        run.rows = [_row(job, q, 0.0, run.status, run.note) for q in plan.questions]
+        run.rows = [_row(job, q, "" if q.kind == "manual" else 0.0, run.status, run.note)
+                    for q in plan.questions]
         cells = []
     else:
-        run.note = _notes(job, run.code, run.events)
+        run.note = _notes(job, run.code, run.events, run.restored)
         run.rows = _rows(run)
         cells = run.cells
     run.feedback = render(job["student"], job["assignment"], job["notebook"], run.rows, cells,
                           plan, Scrubber(plan.secrets), run.note)
 
 
-def _row(job, q, score, status, note=""):
+def _row(job, q, score, status, note="", restored=""):
     return {"student": job["student"], "assignment": job["assignment"],
-            "notebook": job["notebook"], "question": q.grade_id,
+            "notebook": job["notebook"], "question": q.grade_id, "kind": q.kind,
             "score": score if score == "" else round(float(score), 6),
-            "max_score": q.points, "status": status, "note": note}
+            "max_score": q.points, "status": status, "restored": restored, "note": note}
 
 
 def _rows(run):
@@ -184,7 +233,8 @@ def _rows(run):
     rows = []
     for q in run.plan.questions:
         if q.kind == "manual":
-            rows.append(_row(run.job, q, "", "manual", run.note))
+            score, status, _ = run.verdicts.get(q.grade_id, ("", "manual", ""))
+            rows.append(_row(run.job, q, score, status, run.note))
             continue
         score, status, message = run.verdicts[q.grade_id]
         position, cell = tests[q.grade_id]
@@ -194,7 +244,7 @@ def _rows(run):
             status = first[1]
         cell["verdict"] = "pass" if status == "ok" else "fail"
         cell["message"] = message
-        rows.append(_row(run.job, q, score, status, run.note))
+        rows.append(_row(run.job, q, score, status, run.note, run.restored.get(q.grade_id, "")))
     return rows
 
 
@@ -206,8 +256,11 @@ def _altered(cells):
     return seen
 
 
-def _notes(job, code, events):
+def _notes(job, code, events, restored):
     notes = [describe(job.get("skipped") or [])]
+    if restored:
+        notes.append("put back from the source, as released: " + ", ".join(
+            f"{gid} ({why})" for gid, why in restored.items()))
     altered = _altered(code)
     if altered:
         notes.append("seen in the student's code: " + ", ".join(altered)

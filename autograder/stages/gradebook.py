@@ -6,6 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from .plan import cell_kind, nb_meta
@@ -36,10 +37,7 @@ def _declare(gb, plans):
 def record(url, plans, rows):
     """Write every row into the gradebook at `url`: automatic scores as ``auto_score``,
     manual questions left for a person (``needs_manual_grade``)."""
-    if shutil.which("alembic") is None:
-        # nbgrader runs the `alembic` command to set up the database; it lives beside
-        # this Python when the virtualenv is not activated.
-        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    _alembic_on_path()
     with Gradebook(url) as gb:
         _declare(gb, plans)
         pairs = sorted({(r["student"], r["assignment"]) for r in rows})
@@ -58,3 +56,87 @@ def record(url, plans, rows):
                 grade.auto_score = float(r["score"] or 0.0)
                 grade.needs_manual_grade = False
         gb.db.commit()
+
+
+def record_course(cd, run):
+    """The gradebook of a named course after this run, as `nbgrader autograde` leaves it:
+    each submission with the timestamp of its submitted/ folder, every grade (a manual grade
+    already given is kept, and the question flagged for review), "No response." for answers
+    left as released, and nbgrader's late penalty (AssignLatePenalties, configurable)."""
+    from nbgrader.utils import parse_utc
+
+    from .course import folder
+
+    _alembic_on_path()
+    url = run.settings.gradebook_url()
+    rows = [r for res in run.results for r in res["rows"]]
+    with Gradebook(url) as gb:
+        _declare(gb, run.plans)
+        for student, assignment in sorted({(r["student"], r["assignment"]) for r in rows}):
+            gb.update_or_create_student(student)
+            stamp = cd.get_existing_timestamp(str(folder(cd, "submitted", student, assignment)))
+            gb.update_or_create_submission(assignment, student, timestamp=parse_utc(stamp))
+        for r in rows:
+            _grade(gb, r)
+        gb.db.commit()
+    _late_penalties(cd, url, {(r["student"], r["assignment"], r["notebook"]) for r in rows})
+
+
+def _grade(gb, r):
+    grade = gb.find_grade(r["question"], r["notebook"], r["assignment"], r["student"])
+    if r["status"] == "manual":
+        grade.auto_score = None
+    else:
+        grade.auto_score = float(r["score"] or 0.0)
+    # As nbgrader's SaveAutoGrades: a person looks at what has no automatic score, and again
+    # at what a person graded before this run.
+    grade.needs_manual_grade = grade.auto_score is None or grade.manual_score is not None
+    try:
+        comment = gb.find_comment(r["question"], r["notebook"], r["assignment"], r["student"])
+    except MissingEntry:
+        return
+    comment.auto_comment = "No response." if r["status"] == "unanswered" else None
+
+
+def _late_penalties(cd, url, notebooks):
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    penalties = AssignLatePenalties(config=cd.config)
+    for student, assignment, notebook in sorted(notebooks):
+        resources = {"nbgrader": {"notebook": notebook, "assignment": assignment,
+                                  "student": student, "db_url": url}}
+        penalties.preprocess(nbformat.v4.new_notebook(), resources)
+
+
+def graded(url, notebooks):
+    """{(student, assignment, notebook): {"late": seconds, "penalty": points, "grades":
+    {grade_id: {auto, manual, max, comment, needs_manual}}}} from the gradebook."""
+    found = {}
+    with Gradebook(url) as gb:
+        for student, assignment, notebook in notebooks:
+            try:
+                sub = gb.find_submission_notebook(notebook, assignment, student)
+            except MissingEntry:
+                continue
+            comments = {c.name: c for c in sub.comments}
+            found[(student, assignment, notebook)] = {
+                "late": sub.assignment.total_seconds_late,
+                "penalty": sub.late_submission_penalty or 0.0,
+                "grades": {g.name: {"auto": g.auto_score, "manual": g.manual_score,
+                                    "max": g.max_score, "needs_manual": g.needs_manual_grade,
+                                    "comment": _comment(comments.get(g.name))}
+                           for g in sub.grades}}
+    return found
+
+
+def _comment(c):
+    if c is None:
+        return ""
+    return c.manual_comment or c.auto_comment or ""
+
+
+def _alembic_on_path():
+    if shutil.which("alembic") is None:
+        # nbgrader runs the `alembic` command to set up the database; it lives beside
+        # this Python when the virtualenv is not activated.
+        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"

@@ -24,6 +24,12 @@ def normalise(text):
     return " ".join(text.split())
 
 
+def squash(text):
+    """Drop all whitespace and case: what the leak scans compare, so that a hidden line
+    printed with its letters spaced apart, re-wrapped or upper-cased is still found."""
+    return "".join(text.split()).casefold()
+
+
 @dataclass
 class Question:
     grade_id: str
@@ -42,6 +48,7 @@ class NotebookPlan:
     hidden_ranges: dict  # grade_id -> set of 1-based line numbers that are hidden
     secrets: list  # normalised hidden-test lines that must never reach OUT
     defined: frozenset = frozenset()  # names the source cells bind (may shadow builtins)
+    answers: dict = None  # grade_id -> nbgrader checksum of each answer cell as released
 
     @property
     def max_score(self):
@@ -120,7 +127,20 @@ def load_notebook_plan(path, assignment, plugin):
     secrets = [s for s in secrets if len(s) >= MIN_SECRET]
     defined = frozenset(defined_names(c.source for c in nb.cells if c.cell_type == "code"))
     return NotebookPlan(assignment, Path(path).stem, list(nb.cells), questions, release,
-                        hidden_ranges, secrets, defined)
+                        hidden_ranges, secrets, defined, released_checksums(nb))
+
+
+def released_checksums(nb):
+    """{grade_id: checksum} of the answer cells as nbgrader releases them (solutions
+    cleared): an answer whose checksum is still this was left unanswered."""
+    import copy
+
+    from nbgrader.preprocessors import ClearSolutions
+    from nbgrader.utils import compute_checksum
+
+    released, _ = ClearSolutions().preprocess(copy.deepcopy(nb), {})
+    return {nb_meta(c)["grade_id"]: compute_checksum(c) for c in released.cells
+            if nb_meta(c).get("grade_id") and cell_kind(c) in ("solution", "manual", "task")}
 
 
 def load_plans(source_dir, assignments=None, plugin=None):

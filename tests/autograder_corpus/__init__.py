@@ -337,11 +337,32 @@ SLOW = "def {f}(*args, **kwargs):\n    while True:\n        pass"
 CRASH = "import os\nos._exit(1)"
 MEMORY = ("def {f}(*args, **kwargs):\n    import numpy\n    hog = []\n    while True:\n"
           "        hog.append(numpy.empty(32 * 2**20))")
+DISK_BOMB = ("def {f}(*args, **kwargs):\n    with open('fill', 'wb') as out:\n"
+             "        while True:\n            out.write(b'x' * 2**24)")
 FORK_BOMB = ("import os\n\ndef _bomb():\n    while True:\n        try:\n            os.fork()\n"
              "        except OSError:\n            pass\n\n_bomb()")
 
 VARIANTS = ["full", "blank", "wrong", "numpy", "override", "emptied", "echo", "reader", "loop",
-            "hang", "crash", "memory", "forkbomb", "corrupt", "missing"]
+            "hang", "crash", "memory", "forkbomb", "corrupt", "missing", "spaced",
+            "disk"]
+
+
+def _a_hidden_line(source_nb):
+    """A hidden-test line of the notebook that appears nowhere a student can see it."""
+    hidden, visible = [], set()
+    for cell in source_nb.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line or "END HIDDEN TESTS" in line:
+                inside = "BEGIN" in line
+            elif inside:
+                hidden.append(line.strip())
+            else:
+                visible.add(line.strip())
+    for line in hidden:
+        if len(line) > 20 and line not in visible:
+            return line
+    raise ValueError("no hidden line")
 
 # ------------------------------------------------------------------- the named attacks
 # Each is a wrong answer (every graded function returns 0) plus one way to make a test that
@@ -523,6 +544,10 @@ def make_variant(kind, source_nb, release_nb):
     if kind == "reader":
         full.cells.append(new_code_cell(READER))
         return full
+    if kind == "spaced":  # a hidden line the student knew, printed past a plain-text scan
+        spaced = " ".join(_a_hidden_line(source_nb).upper())
+        full.cells.append(new_code_cell(f"print({spaced!r})\nprint({spaced!r}.lower())"))
+        return full
     if kind == "loop":
         return _wrap_cell(full, source_nb, SLOW)
     if kind == "hang":
@@ -531,6 +556,8 @@ def make_variant(kind, source_nb, release_nb):
         return _after_first_test(full, new_code_cell(CRASH))
     if kind == "memory":
         return _wrap_cell(full, source_nb, MEMORY)
+    if kind == "disk":
+        return _wrap_cell(full, source_nb, DISK_BOMB)
     if kind == "forkbomb":
         full.cells.append(new_code_cell(FORK_BOMB))
         return full
@@ -546,7 +573,8 @@ STUDENTS = {"full": "Zoë Brontë", "blank": "blank student", "wrong": "Łukasz 
             "emptied": "emptied tests", "echo": "echo hook",
             "reader": "fs reader", "loop": "slow loop", "hang": "hangs forever",
             "crash": "crash", "memory": "memory bomb", "forkbomb": "fork bomb",
-            "corrupt": "corrupt json", "missing": "李 雷 missing"} | {
+            "corrupt": "corrupt json", "missing": "李 雷 missing",
+            "spaced": "spaced out", "disk": "disk filler"} | {
             a: f"attack {a}" for a in ATTACKS}
 
 
@@ -625,15 +653,17 @@ def _expected_status(kind, question_index, visible_text):
         return ("max", "ok")
     return {
         "full": ("max", "ok"), "echo": ("max", "ok"), "reader": ("max", "ok"),
+        "spaced": ("max", "ok"),
         "forkbomb": ("max", "ok"),
         "blank": ("zero", "failed"), "numpy": ("zero", "failed"),
         "override": ("zero", "failed"),
-        "emptied": ("zero", "tampered"),
+        "emptied": ("max", "ok"),  # put back from the source; the full solution passes
         "corrupt": ("zero", "invalid"), "missing": ("zero", "missing"),
         "hang": ("max", "ok") if first else ("zero", "timeout"),
         "crash": ("max", "ok") if first else ("zero", "crashed"),
         "loop": ("zero", "timeout") if first else ("any", None),
         "memory": ("zero", "memory") if first else ("any", None),
+        "disk": ("zero", "disk") if first else ("any", None),
         "wrong": ("zero", "failed") if first else ("any", None),
     }[kind]
 
