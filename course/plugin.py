@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from rnntools.grading import MIME_TYPE, TOLERANCE
 
 from autograder.io import GraderError
 from autograder.plugins import Plugin
+from rnntools.grading import MIME_TYPE, TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,8 @@ def find_cases(source):
 
 def known(name):
     """Whether the grader can compute the case `name`."""
-    from rnntools import cases
-
     import rnnlib.references as refs
+    from rnntools.grading import cases
 
     return name in refs.REFERENCES and name in cases.GENERATORS
 
@@ -105,9 +104,8 @@ def _freeze(dims):
 @lru_cache(maxsize=4096)
 def expected(name, seed, frozen_dims):
     """rnnlib's outputs for the case (name, seed, dims), as a dict of float64 arrays."""
-    from rnntools import cases
-
     import rnnlib.references as refs
+    from rnntools.grading import cases
 
     if not known(name):
         raise KeyError(f"no generator or reference for case {name!r}")

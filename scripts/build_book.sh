@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 JB=${JB:-.venv/bin/jupyter-book}
 
-inputs=$(find results rnnlib exercises/rnntools data -type f \
+inputs=$(find results rnnlib rnntools data -type f \
            \( -name '*.json' -o -name '*.npz' -o -name '*.py' -o -name '*.txt' \) -print0 \
          | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 mkdir -p _build

@@ -11,7 +11,7 @@ VENV=.venv
 MATHJAX_VERSION=3.2.2
 STAMP=$VENV/.install-stamp
 
-want=$(cat requirements.txt pyproject.toml exercises/pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt pyproject.toml rnntools/pyproject.toml scripts/install.sh | sha256sum | cut -d' ' -f1)
 if [[ -f $STAMP && $(cat "$STAMP") == "$want" ]]; then
   exit 0
 fi
@@ -26,7 +26,9 @@ fi
 # per package about them, which buries real errors, so only those lines are dropped.
 quiet_pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 quiet_pip install --quiet -r requirements.txt
-quiet_pip install --quiet --no-deps --no-build-isolation -e . -e ./exercises
+# rnnlib declares rnntools (the base package, ./rnntools) as a dependency: both in one command,
+# so that pip resolves it to the local folder; every other dependency is pinned above already.
+quiet_pip install --quiet --no-build-isolation -e ./rnntools -e .
 "$VENV/bin/python" -m pip check
 
 # MathJax 3 from the npm registry, so the book typesets math with no network when it is read.

@@ -1,13 +1,16 @@
-"""Generate the student release ``exercises/<NN_topic>/*.ipynb`` from ``solutions/``.
+"""Generate the student release ``exercises/`` from ``solutions/`` and the base package.
 
-Run as ``python -m scripts.make_release`` (``make release``). This is stock
-``nbgrader generate_assignment`` with the folder mapping of ``nbgrader_config.py``; the gradebook
-it insists on creating goes to a temporary folder, so the repository only changes in
-``exercises/``. The output is deterministic: the same solutions give byte-identical notebooks.
+Run as ``python -m scripts.make_release`` (``make release``). The notebooks
+``exercises/<NN_topic>/*.ipynb`` come from stock ``nbgrader generate_assignment`` with the folder
+mapping of ``nbgrader_config.py``; the gradebook it insists on creating goes to a temporary
+folder, so the repository only changes in ``exercises/``. The base package ``rnntools/`` is
+copied to ``exercises/rnntools/``, so that a student installs it from the release alone. The
+output is deterministic: the same sources give byte-identical files.
 """
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
+BASE_PACKAGE = ROOT / "rnntools"
+
+#: What a copy of the base package leaves out: build and install by-products.
+NOT_COPIED = ("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
 
 
 def assignments(source=SOLUTIONS):
@@ -53,12 +60,44 @@ def release(out_dir=EXERCISES, source=SOLUTIONS, log_dir=None):
     return [p for a in assignments(source) for p in sorted((Path(out_dir) / a).glob("*.ipynb"))]
 
 
+def package_files(folder):
+    """The files of a copy of the base package under ``folder``, relative to it, sorted."""
+    ignored = shutil.ignore_patterns(*NOT_COPIED)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(set(dirnames) - ignored(dirpath, dirnames))
+        rel = Path(dirpath).relative_to(folder)
+        found += [rel / name for name in sorted(set(filenames) - ignored(dirpath, filenames))]
+    return sorted(found)
+
+
+def copy_base_package(out_dir=EXERCISES, source=BASE_PACKAGE):
+    """Replace ``out_dir/rnntools`` with a copy of the base package; return its path."""
+    target = Path(out_dir) / source.name
+    if target.exists():
+        shutil.rmtree(target)
+    for rel in package_files(source):
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / rel, target / rel)
+    return target
+
+
+def package_drift(copy, source=BASE_PACKAGE):
+    """Relative paths where the copy ``copy`` differs from the base package (missing, extra or
+    changed files); empty when it is an exact copy."""
+    theirs, ours = set(package_files(copy)), set(package_files(source))
+    changed = {rel for rel in theirs & ours
+               if (copy / rel).read_bytes() != (source / rel).read_bytes()}
+    return sorted(str(rel) for rel in (theirs ^ ours) | changed)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=EXERCISES, help="release folder")
     args = parser.parse_args(argv)
     for path in release(args.out.resolve()):
         print(f"released {path}")
+    print(f"copied {BASE_PACKAGE.name}/ to {copy_base_package(args.out.resolve())}")
     return 0
 
 

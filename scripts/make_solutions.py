@@ -179,9 +179,8 @@ def _number(text):
 
 
 def hidden_source(fn_name, text, visible=False):
-    from rnntools.grading import case, fingerprint
-
     from rnnlib.references import REFERENCES
+    from rnntools.grading import case, fingerprint
 
     cases, code, outs = [], [], None
     for line in text.split("\n"):

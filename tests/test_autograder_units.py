@@ -97,10 +97,9 @@ def test_outside_comparison_against_rnnlib():
     refs = pytest.importorskip("rnnlib.references")
     if "rnn_step_forward" not in refs.REFERENCES:
         pytest.skip("no rnn_step_forward reference yet")
+    from course.plugin import Cases, check_cases, expected
     from rnntools import grading
     from rnntools.grading import MIME_TYPE as SUBMISSION_MIME
-
-    from course.plugin import Cases, check_cases, expected
 
     q = Cases((("rnn_step_forward", 4, {"N": 2, "D": 3, "H": 4}),), frozenset({"next_h"}))
     ref = expected("rnn_step_forward", 4, (("D", 3), ("H", 4), ("N", 2)))["next_h"]

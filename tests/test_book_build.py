@@ -57,7 +57,7 @@ def chapter_sources() -> list[Path]:
 def book_inputs() -> list[Path]:
     """Every file whose change can change the built book."""
     files = [ROOT / "_config.yml", ROOT / "_toc.yml", ROOT / "scripts" / "build_book.sh"]
-    folders = (ROOT / "book", ROOT / "results", ROOT / "rnnlib", ROOT / "exercises" / "rnntools")
+    folders = (ROOT / "book", ROOT / "results", ROOT / "rnnlib", ROOT / "rnntools")
     for folder in folders:
         if folder.is_dir():
             files += [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]

@@ -40,6 +40,25 @@ def test_release_matches_a_fresh_release(tmp_path):
     assert released == set(assignments), "a released assignment has no source"
 
 
+def test_the_release_holds_an_exact_copy_of_the_base_package():
+    files = set(map(str, make_release.package_files(make_release.BASE_PACKAGE)))
+    assert {"pyproject.toml", "checks.py", "grading/__init__.py", "grading/cases.py"} <= files
+    drift = make_release.package_drift(EXERCISES / make_release.BASE_PACKAGE.name)
+    assert not drift, f"run `make release`: exercises/rnntools differs in {drift}"
+
+
+def test_the_package_drift_check_sees_every_difference(tmp_path):
+    copy = make_release.copy_base_package(tmp_path)
+    (copy / "__pycache__").mkdir()
+    (copy / "__pycache__" / "checks.cpython-311.pyc").write_bytes(b"")  # by-products: ignored
+    assert make_release.package_drift(copy) == []
+    with open(copy / "checks.py", "a") as f:
+        f.write("\n")
+    (copy / "grading" / "extra.py").write_text("")
+    (copy / "activations.py").unlink()
+    assert make_release.package_drift(copy) == ["activations.py", "checks.py", "grading/extra.py"]
+
+
 def test_notebooks_are_stripped_and_have_unique_grade_ids():
     for path in solution_notebooks():
         nb = read(path)

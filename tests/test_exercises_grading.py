@@ -1,4 +1,4 @@
-"""rnntools.grading and rnntools.cases: the protocol of docs/CONVENTIONS.md, and
+"""rnntools.grading and rnntools.grading.cases: the protocol of docs/CONVENTIONS.md, and
 rnnlib.references agreeing with the generators."""
 
 import base64
@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from rnntools import grading
-from rnntools.cases import GENERATORS
-from rnntools.grading import Case, case, check, fingerprint, submit
 
 from rnnlib.references import REFERENCES
+from rnntools import grading
+from rnntools.grading import Case, case, check, fingerprint, submit
+from rnntools.grading.cases import GENERATORS
 
 
 def test_case_is_deterministic_and_float64():

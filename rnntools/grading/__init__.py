@@ -1,4 +1,4 @@
-"""Grading hooks used by the test cells of the exercise notebooks.
+"""The grading protocol: the hooks the test cells of the exercise notebooks call.
 
 The protocol is described in ``docs/CONVENTIONS.md``. In short, a hidden test cell builds its
 inputs with :func:`case`, runs the student's functions on them, sends the outputs out of the
@@ -18,7 +18,7 @@ import random
 
 import numpy as np
 
-from rnntools.cases import GENERATORS
+from rnntools.grading.cases import GENERATORS
 
 __all__ = ["Case", "case", "submit", "check", "fingerprint", "rel_error", "MIME_TYPE"]
 
@@ -40,8 +40,8 @@ class Case(dict):
     """The inputs of one graded check: a dict of float64 (or int) NumPy arrays.
 
     Attributes:
-        name: the generator's name in ``rnntools.cases.GENERATORS`` (and in
-            ``rnnlib.references.REFERENCES``).
+        name: the check's name, a key of ``rnntools.grading.cases.GENERATORS`` (the grader
+            looks the reference outputs up by the same name).
         seed: the seed of ``np.random.default_rng`` that produced the inputs.
         dims: the keyword arguments given to the generator (sizes such as N, T, D, H).
     """
@@ -61,7 +61,7 @@ def case(name, seed, **dims):
     """Build the inputs of the graded check ``name``.
 
     Args:
-        name: a key of ``rnntools.cases.GENERATORS``.
+        name: a key of ``rnntools.grading.cases.GENERATORS``.
         seed: int, seed of ``np.random.default_rng``.
         **dims: the sizes the generator takes (ints, floats or strings).
 
