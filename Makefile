@@ -32,12 +32,13 @@ check: install lint
 lint: install
 	$(BIN)/ruff check .
 
-## Regenerate the solution cells from rnnlib's source, then the student release from solutions/.
+## Build solutions/ from course/ (templates, manifests) and rnnlib's source; then the student
+## release exercises/ from solutions/ (notebooks, a copy of rnntools/, the points table).
 solutions: install
-	$(PY) -m scripts.make_solutions
+	$(PY) -m course.build
 
 release: solutions
-	$(PY) -m scripts.make_release
+	$(PY) -m course.release
 
 ## Speed against PyTorch on this machine (prints figures; never part of `make test`).
 bench: install

@@ -1,7 +1,7 @@
 """nbgrader's configuration for this course: our folders mapped onto nbgrader's.
 
 ``solutions/`` is nbgrader's source folder and ``exercises/`` its release folder. The gradebook
-stays out of the repository: ``/gradebook.db`` is git-ignored, and ``scripts/make_release.py``
+stays out of the repository: ``/gradebook.db`` is git-ignored, and ``course/release.py``
 points nbgrader at a temporary gradebook so that regenerating the release touches nothing else.
 """
 

@@ -24,9 +24,9 @@ import nbformat
 from _exercises_util import (
     SOLUTIONS,
     graded_function_names,
-    make_release,
     nbgrader_meta,
     read,
+    release,
     solution_notebooks,
     venv_env,
 )
@@ -126,14 +126,14 @@ def build_submissions(course):
     """Release every assignment into course/release and write the students' submissions in
     nbgrader's layout course/submitted/<student>/<assignment>/<notebook>.ipynb."""
     course.mkdir(parents=True, exist_ok=True)
-    release = course / "release"
-    make_release.release(release, log_dir=course)
+    release_dir = course / "release"
+    release.release(release_dir, log_dir=course)
     for path in solution_notebooks():
         assignment, notebook = path.parent.name, path.name
         for student in STUDENTS:
             out = course / "submitted" / student / assignment / notebook
             out.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(submission(path, release / assignment / notebook, student), out)
+            nbformat.write(submission(path, release_dir / assignment / notebook, student), out)
 
 
 def nbgrader_autograde(course):

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scripts import make_release, make_solutions  # noqa: E402
+from course import build, release, source  # noqa: E402
 
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
@@ -73,6 +73,6 @@ def venv_env():
     return env
 
 
-__all__ = ["ROOT", "SOLUTIONS", "EXERCISES", "MARKERS", "make_release", "make_solutions",
+__all__ = ["ROOT", "SOLUTIONS", "EXERCISES", "MARKERS", "build", "release", "source",
            "solution_notebooks", "released_notebooks", "read", "nbgrader_meta",
            "graded_function_names", "hidden_lines", "points", "venv_env"]

@@ -7,27 +7,27 @@ import pytest
 from _exercises_util import (
     EXERCISES,
     SOLUTIONS,
-    make_release,
-    make_solutions,
+    build,
     nbgrader_meta,
     read,
+    release,
     released_notebooks,
     solution_notebooks,
 )
 
 
 def test_solutions_match_a_fresh_generation():
-    stale = make_solutions.stale()
+    stale = build.stale()
     assert not stale, f"run `make solutions`: {stale}"
-    generated = {make_solutions.target(t, SOLUTIONS) for t in make_solutions.templates()}
+    generated = {build.target(t, SOLUTIONS) for t in build.templates()}
     assert set(solution_notebooks()) == generated, "a solution notebook has no template"
 
 
 @pytest.mark.slow
 def test_release_matches_a_fresh_release(tmp_path):
     out = tmp_path / "release"
-    make_release.release(out)
-    assignments = make_release.assignments()
+    release.release(out)
+    assignments = release.assignments()
     assert assignments
     for assignment in assignments:
         fresh = sorted(p.name for p in (out / assignment).iterdir())
@@ -41,22 +41,22 @@ def test_release_matches_a_fresh_release(tmp_path):
 
 
 def test_the_release_holds_an_exact_copy_of_the_base_package():
-    files = set(map(str, make_release.package_files(make_release.BASE_PACKAGE)))
+    files = set(map(str, release.package_files(release.BASE_PACKAGE)))
     assert {"pyproject.toml", "checks.py", "grading/__init__.py", "grading/cases.py"} <= files
-    drift = make_release.package_drift(EXERCISES / make_release.BASE_PACKAGE.name)
+    drift = release.package_drift(EXERCISES / release.BASE_PACKAGE.name)
     assert not drift, f"run `make release`: exercises/rnntools differs in {drift}"
 
 
 def test_the_package_drift_check_sees_every_difference(tmp_path):
-    copy = make_release.copy_base_package(tmp_path)
+    copy = release.copy_base_package(tmp_path)
     (copy / "__pycache__").mkdir()
     (copy / "__pycache__" / "checks.cpython-311.pyc").write_bytes(b"")  # by-products: ignored
-    assert make_release.package_drift(copy) == []
+    assert release.package_drift(copy) == []
     with open(copy / "checks.py", "a") as f:
         f.write("\n")
     (copy / "grading" / "extra.py").write_text("")
     (copy / "activations.py").unlink()
-    assert make_release.package_drift(copy) == ["activations.py", "checks.py", "grading/extra.py"]
+    assert release.package_drift(copy) == ["activations.py", "checks.py", "grading/extra.py"]
 
 
 def test_notebooks_are_stripped_and_have_unique_grade_ids():

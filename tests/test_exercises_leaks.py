@@ -5,12 +5,13 @@ import pytest
 from _exercises_util import (
     EXERCISES,
     MARKERS,
+    build,
     graded_function_names,
     hidden_lines,
-    make_solutions,
     nbgrader_meta,
     read,
     solution_notebooks,
+    source,
 )
 
 # Body lines shorter than this are generic (`return dW`, `dx = da @ Wx.T`); the longer ones
@@ -64,7 +65,7 @@ SHOWN = shown_lines()
 
 
 def body_lines(name):
-    _, body = make_solutions.split_function(make_solutions.find_function(name))
+    _, body = source.split_function(source.find_function(name))
     lines = {line.strip() for line in body} - SHOWN
     return sorted(line for line in lines
                   if len(line) >= MIN_LINE and not any(v in line for v in VALIDATION))
@@ -90,7 +91,7 @@ def body_block(name):
     """The body's code lines (no comments, blank lines or input checks), stripped and joined:
     catches a short body such as `out = W[x]; cache = (x, W); return out, cache` whose lines
     are each too generic to look for alone."""
-    _, body = make_solutions.split_function(make_solutions.find_function(name))
+    _, body = source.split_function(source.find_function(name))
     lines = [line.strip() for line in body]
     return "\n".join(line for line in lines if line and not line.startswith("#")
                      and not any(v in line for v in VALIDATION))
@@ -142,3 +143,22 @@ def test_the_scan_finds_a_planted_leak(tmp_path):
     nb.cells[-1].source += f"\n    {line}\n"
     nbformat.write(nb, tmp_path / released.name)
     assert [p for p, text in student_texts(tmp_path) if line in text] == [tmp_path / released.name]
+
+
+def generated_notes(root):
+    """Files under root that carry the "generated, do not edit" note of the solutions (in a
+    notebook's metadata or anywhere in a file's text)."""
+    return [path for path in sorted(root.rglob("*")) if path.is_file()
+            and build.NOTE_KEY in path.read_text(errors="replace")]
+
+
+def test_no_generated_note_in_the_release():
+    assert all(build.NOTE_KEY in read(path).metadata for path in solution_notebooks())
+    assert generated_notes(EXERCISES) == []
+
+
+def test_the_note_scan_finds_a_planted_note(tmp_path):
+    planted = tmp_path / "rnn.ipynb"
+    planted.write_text(sorted(solution_notebooks())[0].read_text())
+    (tmp_path / "clean.ipynb").write_text(sorted(EXERCISES.glob("[0-9]*/*.ipynb"))[0].read_text())
+    assert generated_notes(tmp_path) == [planted]

@@ -1,0 +1,302 @@
+"""Build the instructors' notebooks ``solutions/<NN_topic>/*.ipynb`` from ``course/``.
+
+Run as ``python -m course.build`` (``make solutions``); ``--check`` only reports whether the
+committed notebooks differ from a fresh build, ``--assignment NN_topic`` builds only that one.
+
+Each assignment's folder holds its templates (``*.cells``, one per notebook: which cells the
+notebook has, in order) and ``manifest.yaml`` (its graded questions: ``course.manifest``).
+A solution cell is a graded function's signature and docstring followed by its body between
+``### BEGIN SOLUTION`` and ``### END SOLUTION``, taken from rnnlib with ``inspect.getsource``;
+a hidden test cell is made from its question's run lines and hidden cases, with the expected
+fingerprints computed by ``course.references``. Every notebook's metadata says that it is
+generated and from what (``NOTE_KEY``); ``course.release`` strips that from the release.
+
+Template format (``course/README.md`` has examples): a line ``%% <kind> [words] [key=value ...]``
+starts a cell; the lines up to the next such line are its text. Kinds:
+
+- ``markdown``: a plain markdown cell.
+- ``code``: a plain code cell (students may edit it; not graded).
+- ``locked id=NAME [include=FILE]``: a read-only code cell (imports, visible tests), with the
+  text of ``FILE`` (a path under ``course/``, e.g. ``shared/...``) appended when given.
+- ``imports id=NAME``: a read-only code cell holding the cell's text followed by the imports
+  that the notebook's graded functions need (numpy, rnntools helpers), found from their code.
+- ``solution FN [FN ...] [id=NAME]``: the functions' solution cell (not graded by itself). FN is
+  a function some question of the course grades (from an earlier assignment too).
+- ``given FN [FN ...] id=NAME``: a read-only cell with the full source of helpers that are not
+  graded, named by dotted path (``rnnlib.clip._check_grads``).
+- ``hidden GRADE_ID``: the graded, read-only hidden test cell of that question of the manifest.
+- ``visible GRADE_ID [id=NAME]``: a read-only, ungraded cell that checks the question's visible
+  cases against fingerprints (students see it); its id defaults to ``reference_<case>``.
+- ``test GRADE_ID``: a graded, read-only code cell written out in full (the cell's text).
+- ``answer GRADE_ID``: a manually graded markdown answer (the cell's text is the model answer).
+"""
+
+import argparse
+import inspect
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from course import manifest, references, source
+from course import steps as run_lines
+from rnntools.grading import case, fingerprint
+
+COURSE = manifest.COURSE
+ROOT = COURSE.parent
+SOLUTIONS = ROOT / "solutions"
+
+HIDDEN_NOTE = "# Hidden tests (graded): {name} on other sizes and seeds."
+#: The key of the notebook metadata that marks a built notebook as generated.
+NOTE_KEY = "course_source"
+#: The kinds of template cell that place a question of the manifest.
+PLACES = ("hidden", "test", "answer")
+
+
+def parse_template(text):
+    """Split a template into (kind, words, options, text) tuples."""
+    cells = []
+    for line in text.split("\n"):
+        if line.startswith("%% "):
+            kind, *rest = line[3:].split()
+            words = [w for w in rest if "=" not in w]
+            options = dict(w.split("=", 1) for w in rest if "=" in w)
+            cells.append([kind, words, options, []])
+        elif cells:
+            cells[-1][3].append(line)
+        elif line.strip():
+            raise ValueError(f"text before the first cell: {line!r}")
+    return [(k, w, o, "\n".join(t).strip("\n")) for k, w, o, t in cells]
+
+
+def repr_round(value):
+    # 12 significant digits are far inside the 1e-6 tolerance and keep the cells readable.
+    return f"{value:.12g}"
+
+
+def test_source(question, visible=False):
+    """The code of a question's hidden test cell (or of its visible check)."""
+    var, prefix = ("c", "") if visible else ("_c", "_")
+    code = run_lines.render(question.steps, var, prefix)
+    # A hidden cell imports the hooks again, so that a student cell that rebinds `check` (or
+    # `case`, `submit`) in the notebook's namespace does not change what the cell runs.
+    lines = [] if visible else [HIDDEN_NOTE.format(name=question.case), "### BEGIN HIDDEN TESTS",
+                                "from rnntools.grading import case, check, submit"]
+    for dims in question.visible if visible else question.hidden:
+        dims = dict(dims)
+        seed = dims.pop("seed")
+        try:
+            inputs = case(question.case, seed, **dims)
+        except KeyError:
+            raise ValueError(f"{question.assignment}/{question.grade_id}: no case generator "
+                             f"{question.case!r} in rnntools/grading/cases.py") from None
+        expected = references.evaluate(question, inputs)
+        args = ", ".join([repr(question.case), f"seed={seed}"]
+                         + [f"{k}={v!r}" for k, v in dims.items()])
+        prints = {k: [float(repr_round(v)) for v in fingerprint(expected[k])]
+                  for k in question.outputs}
+        keywords = ", ".join(f"{k}={prefix}{k}" for k in question.outputs)
+        lines.append(f"{var} = case({args})")
+        lines.extend(code)
+        if not visible:
+            lines.append(f"submit({var}, {keywords})")
+        lines.append(f"check({var}, {prints!r}, {keywords})")
+    if visible:
+        lines.append(f'print("{question.case}: the outputs match the reference")')
+    else:
+        lines.append("### END HIDDEN TESTS")
+    return "\n".join(lines)
+
+
+def _meta(grade_id, *, grade=False, solution=False, locked=False, points=None, task=False):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+            "solution": solution, "task": task}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+class _Notebook:
+    """The cells of one template, built one by one (see the module docstring)."""
+
+    def __init__(self, template, assignment, root):
+        self.template, self.assignment, self.root = template, assignment, root
+        self.specs = parse_template(template.read_text())
+        self.functions = [source.find_function(n, root) for kind, words, _, _ in self.specs
+                          if kind in ("solution", "given") for n in words]
+        self.ids, self.placed, self.includes = set(), [], []
+
+    def new_id(self, grade_id):
+        if grade_id in self.ids:
+            raise ValueError(f"{self.template}: duplicate grade_id {grade_id}")
+        self.ids.add(grade_id)
+        return grade_id
+
+    def question(self, kind, words):
+        if len(words) != 1:
+            raise ValueError(f"{self.template}: '%% {kind}' names one grade_id, got {words}")
+        q = self.assignment.question(words[0])
+        want = "cases" if kind in ("hidden", "visible") else kind
+        if q.kind != want:
+            raise ValueError(f"{self.template}: {q.grade_id} is of kind {q.kind}, not {want}")
+        if kind in PLACES:
+            self.placed.append(q.grade_id)
+        return q
+
+    def cell(self, kind, words, options, text):
+        code, new = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell
+        if kind == "markdown":
+            return new(text)
+        if kind == "code":
+            return code(text)
+        if kind in ("locked", "imports"):
+            if "include" in options:
+                self.includes.append(self.root / options["include"])
+                text = "\n".join([text, (self.root / options["include"]).read_text()])
+                text = text.strip("\n")
+            if kind == "imports":
+                text = source.merge_imports(text.split("\n")
+                                            + source.needed_imports(self.functions))
+            return code(text, metadata=_meta(self.new_id(options["id"]), locked=True))
+        if kind == "solution":
+            text = "\n\n\n".join(source.solution_source(source.find_function(n, self.root))
+                                 for n in words)
+            return code(text, metadata=_meta(self.new_id(options.get("id", words[0])),
+                                             solution=True))
+        if kind == "given":
+            text = "\n\n\n".join(source.given_source(source.find_function(n, self.root))
+                                 for n in words)
+            return code(text, metadata=_meta(self.new_id(options["id"]), locked=True))
+        return self.question_cell(kind, words, options, text)
+
+    def question_cell(self, kind, words, options, text):
+        if kind not in ("hidden", "visible", "test", "answer"):
+            raise ValueError(f"{self.template}: unknown cell kind {kind!r}")
+        q = self.question(kind, words)
+        if kind == "visible":
+            if not q.visible:
+                raise ValueError(f"{self.template}: {q.grade_id} has no visible cases")
+            cell_id = self.new_id(options.get("id", f"reference_{q.case}"))
+            return nbformat.v4.new_code_cell(test_source(q, visible=True),
+                                             metadata=_meta(cell_id, locked=True))
+        meta = _meta(self.new_id(q.grade_id), grade=True, locked=kind != "answer",
+                     solution=kind == "answer", points=q.points)
+        if kind == "answer":
+            return nbformat.v4.new_markdown_cell(text, metadata=meta)
+        return nbformat.v4.new_code_cell(test_source(q) if kind == "hidden" else text,
+                                         metadata=meta)
+
+    def sources(self):
+        """The files the notebook is made from, relative to the repository's root."""
+        files = [self.template, self.assignment.folder / "manifest.yaml", *self.includes]
+        files += [Path(inspect.getsourcefile(fn)) for fn in self.functions]
+        return list(dict.fromkeys(relative(p, self.root.parent) for p in files))
+
+    def build(self):
+        cells = []
+        for index, spec in enumerate(self.specs):
+            cell = self.cell(*spec)
+            cell["id"] = f"cell-{index:02d}"
+            cells.append(cell)
+        _check_points_prose(self.assignment, cells)
+        nb = nbformat.v4.new_notebook(cells=cells)
+        files = self.sources()
+        nb.metadata = {
+            NOTE_KEY: {"generated_by": "make solutions (python -m course.build)",
+                       "sources": files,
+                       "note": f"Generated from {', '.join(files)}: do not edit. Change those "
+                               "files and run `make solutions`."},
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        }
+        nbformat.validate(nb)
+        return nb
+
+
+def relative(path, root):
+    path = Path(path).resolve()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def _check_points_prose(assignment, cells):
+    """A markdown cell that announces "`fn` (N)" must give the manifest's points for fn."""
+    points = {q.function: q.points for q in assignment.questions if q.kind == "cases"}
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            continue
+        for name, said in re.findall(r"`(\w+)` \((\d+(?:\.\d+)?)\)", cell.source):
+            if name in points and float(said) != points[name]:
+                raise ValueError(f"{assignment.name}: the text gives {name} {said} points, "
+                                 f"its manifest {points[name]}")
+
+
+def build_assignment(assignment, root=COURSE):
+    """{template: notebook} for every template of the assignment, each question placed once."""
+    notebooks, placed = {}, []
+    for template in assignment.templates:
+        builder = _Notebook(template, assignment, root)
+        notebooks[template] = builder.build()
+        placed += builder.placed
+    want = [q.grade_id for q in assignment.questions]
+    if sorted(placed) != sorted(want):
+        raise ValueError(f"{assignment.name}: every question of the manifest must be placed once "
+                         f"in a template; placed {sorted(placed)}, manifest {sorted(want)}")
+    return notebooks
+
+
+def templates(root=COURSE):
+    """Every template of the course, in order."""
+    return [t for a in manifest.assignments(root) for t in a.templates]
+
+
+def target(template, out_dir=SOLUTIONS):
+    return Path(out_dir) / template.parent.name / (template.stem + ".ipynb")
+
+
+def render(notebook):
+    return nbformat.writes(notebook) + "\n"
+
+
+def built(names=None, root=COURSE):
+    """{template: notebook text} of the chosen assignments (every one by default)."""
+    chosen = [a for a in manifest.assignments(root) if names is None or a.name in names]
+    if names is not None and {a.name for a in chosen} != set(names):
+        raise LookupError(f"no such assignment under {root}: {sorted(names)}")
+    return {t: render(nb) for a in chosen for t, nb in build_assignment(a, root).items()}
+
+
+def generate(out_dir=SOLUTIONS, names=None, root=COURSE):
+    """Write the chosen solution notebooks under ``out_dir``; return the paths written."""
+    written = []
+    for template, text in built(names, root).items():
+        path = target(template, out_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def stale(out_dir=SOLUTIONS, names=None, root=COURSE):
+    """Paths of solution notebooks that differ from a fresh build (or are missing)."""
+    return [target(t, out_dir) for t, text in built(names, root).items()
+            if not target(t, out_dir).exists() or target(t, out_dir).read_text() != text]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="only report stale notebooks")
+    parser.add_argument("--assignment", action="append", help="only this one (repeatable)")
+    args = parser.parse_args(argv)
+    if args.check:
+        paths = stale(names=args.assignment)
+        for path in paths:
+            print(f"stale: {relative(path, ROOT)}")
+        return 1 if paths else 0
+    for path in generate(names=args.assignment):
+        print(f"wrote {relative(path, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
