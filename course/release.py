@@ -54,7 +54,7 @@ def release(out_dir=EXERCISES, source=SOLUTIONS, log_dir=None, assignment="[0-9]
         assignment: the assignment to release, or a glob (nbgrader expands it): all by default.
     """
     with tempfile.TemporaryDirectory(prefix="rnn-release-") as tmp:
-        work = Path(log_dir or tmp)
+        work = Path(log_dir or tmp).resolve()
         # One invocation for all assignments ("[0-9]*" is a glob nbgrader expands): nbgrader's
         # start-up costs about two seconds.
         command = [
@@ -150,9 +150,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=EXERCISES, help="release folder")
     parser.add_argument("--assignment", default="[0-9]*", help="only this one (or a glob)")
+    parser.add_argument("--log-dir", type=Path,
+                        help="keep nbgrader's gradebook and log there (default: thrown away)")
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    for path in release(out, assignment=args.assignment):
+    for path in release(out, assignment=args.assignment, log_dir=args.log_dir):
         print(f"released {build.relative(path, ROOT)}")
     print(f"copied {BASE_PACKAGE.name}/ to {build.relative(copy_base_package(out), ROOT)}")
     readme = out / README.name
