@@ -142,6 +142,8 @@ class _Notebook:
             raise ValueError(f"{self.template}: {q.grade_id} is of kind {q.kind}, not {want}")
         if kind in PLACES:
             self.placed.append(q.grade_id)
+        elif kind == "visible":
+            self.placed.append(f"visible {q.grade_id}")
         return q
 
     def cell(self, kind, words, options, text):
@@ -232,16 +234,19 @@ def _check_points_prose(assignment, cells):
 
 
 def build_assignment(assignment, root=COURSE):
-    """{template: notebook} for every template of the assignment, each question placed once."""
+    """{template: notebook} for every template of the assignment, each question placed once
+    (and its visible check once, when it has visible cases)."""
     notebooks, placed = {}, []
     for template in assignment.templates:
         builder = _Notebook(template, assignment, root)
         notebooks[template] = builder.build()
         placed += builder.placed
     want = [q.grade_id for q in assignment.questions]
+    want += [f"visible {q.grade_id}" for q in assignment.questions if q.visible]
     if sorted(placed) != sorted(want):
-        raise ValueError(f"{assignment.name}: every question of the manifest must be placed once "
-                         f"in a template; placed {sorted(placed)}, manifest {sorted(want)}")
+        raise ValueError(f"{assignment.name}: every question of the manifest (and every visible "
+                         f"check) must be placed once in a template; placed {sorted(placed)}, "
+                         f"manifest {sorted(want)}")
     return notebooks
 
 

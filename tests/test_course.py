@@ -123,6 +123,10 @@ def test_a_malformed_manifest_is_refused(tmp_path, change, message):
     (None, ("%% answer written\n", "%% markdown\n"), "every question of the manifest"),
     (None, ("%% hidden test_rnn_step_forward", "%% hidden test_rnn_forward"), "no question"),
     (None, ("%% answer written", "%% hidden written"), "of kind answer, not cases"),
+    (None, ("%% hidden test_rnn_step_forward", "%% visible test_rnn_step_forward"),
+     "has no visible cases"),
+    (("    hidden:", "    visible:\n      - {seed: 100, N: 3, D: 4, H: 5}\n    hidden:"), None,
+     "and every visible check"),
     # The prose announcing the points disagrees with the manifest.
     (None, ("`rnn_step_forward` (2)", "`rnn_step_forward` (3)"), "gives rnn_step_forward 3"),
     # A case the generators do not know, an input the case does not make, a missing function.
