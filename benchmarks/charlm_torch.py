@@ -19,14 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlib.train import (
-    finish_header,
-    lr_at,
-    run_header,
-    split_text,
-    subsample_curve,
-    write_json,
-)
+from rnnlib.results import finish_header, run_header, subsample_curve, write_json
+from rnnlib.train import lr_at, split_text
 
 
 class CharLSTM(nn.Module):

@@ -26,7 +26,7 @@ from experiments.copy_task import init_params, recurrent_backward, recurrent_for
 from rnnlib import layers as L
 from rnnlib.clip import clip_by_global_norm
 from rnnlib.optim import adam
-from rnnlib.train import finish_header, run_header, write_json
+from rnnlib.results import finish_header, run_header, write_json
 
 TIMING = {"min_delay": 4, "max_delay": 14, "max_start": 4, "embed_dim": 4, "hidden_dim": 16,
           "batch_size": 64, "lr": 1e-2, "clip": 1.0, "max_steps": 600, "max_seconds": 900.0,

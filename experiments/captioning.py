@@ -49,7 +49,7 @@ from rnnlib.layers import (
 from rnnlib.models import CaptioningRNN
 from rnnlib.models._cells import seq_backward, seq_forward
 from rnnlib.optim import adam
-from rnnlib.train import finish_header, run_header, write_json
+from rnnlib.results import finish_header, run_header, write_json
 
 CELLS = ("rnn", "lstm", "gru", "attention")
 

@@ -12,7 +12,8 @@ and the cells can then train in parallel processes and still get equal compute.
 
 import argparse
 
-from rnnlib.train import finish_header, run_header, train_charlm, write_json
+from rnnlib.results import finish_header, merged_header, read_json, run_header, write_json
+from rnnlib.train import train_charlm
 
 CELLS = ("rnn", "lstm", "peephole", "gru")
 GATES = {"rnn": 1, "lstm": 4, "peephole": 4, "gru": 3}
@@ -69,21 +70,14 @@ def run(out="results/cells.json", cells=CELLS, seed=0, log=print, **over):
 
 def merge(parts, out="results/cells.json", log=print):
     """Join results files written by runs over subsets of the cells (parallel processes)."""
-    import json
-
-    loaded = []
-    for path in parts:
-        with open(path, encoding="utf-8") as f:
-            loaded.append(json.load(f))
-    result = dict(loaded[0])
+    loaded = [read_json(path) for path in parts]
+    result = merged_header(loaded)
     result["cells"] = {}
     for part in loaded:
         if part["config"] != result["config"]:
             raise ValueError("parts differ in config; they cannot be joined")
         result["cells"].update(part["cells"])
     result["order"] = [c for c in CELLS if c in result["cells"]]
-    result["parts"] = [{"command": p["command"], "git_rev": p["git_rev"], "date": p["date"],
-                        "machine": p["machine"]} for p in loaded]
     write_json(out, result)
     log(f"wrote {out} ({', '.join(result['order'])})")
     return result

@@ -20,7 +20,8 @@ from rnnlib.clip import clip_by_global_norm, global_norm
 from rnnlib.data import CharVocab, load_tinyshakespeare
 from rnnlib.models import CharRNN
 from rnnlib.optim import sgd
-from rnnlib.train import finish_header, run_header, split_text, streams, write_json
+from rnnlib.results import finish_header, run_header, write_json
+from rnnlib.train import split_text, streams
 
 CONFIG = {"cell": "rnn", "hidden_dim": 128, "seq_len": 50, "batch_size": 32,
           "optimizer": "sgd", "lr": 1.0, "wh_gain": 1.0, "clip_threshold": 1.0, "steps": 400,

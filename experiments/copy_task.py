@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from rnnlib import layers as L
 from rnnlib.clip import clip_by_global_norm
 from rnnlib.optim import adam
-from rnnlib.train import finish_header, run_header, write_json
+from rnnlib.results import finish_header, merged_header, read_json, run_header, write_json
 
 CELLS = ("rnn", "lstm", "peephole", "gru")
 DELAYS = (5, 10, 20, 40, 80)
@@ -200,14 +200,8 @@ def merge(parts, out="results/copy_task.json", log=print):
     Partial files (an interrupted sweep) contribute the rows they hold; a (cell, k) that no
     part holds is null and listed under 'missing'.
     """
-    import json
-
-    loaded = []
-    for path in parts:
-        with open(path, encoding="utf-8") as f:
-            loaded.append(json.load(f))
-    result = dict(loaded[0])
-    result.pop("partial", None)
+    loaded = [read_json(path) for path in parts]
+    result = merged_header(loaded)
     rows = {}  # (cell, k) -> row
     for part in loaded:
         if part["config"] != result["config"]:
@@ -227,8 +221,6 @@ def merge(parts, out="results/copy_task.json", log=print):
     missing = [f"{c} k={k}" for c in result["order"] for k in delays if (c, k) not in rows]
     if missing:
         result["missing"] = missing  # shown as null in the tables
-    result["parts"] = [{"command": p["command"], "git_rev": p["git_rev"], "date": p["date"],
-                        "machine": p["machine"]} for p in loaded]
     write_json(out, result)
     log(f"wrote {out} ({', '.join(result['order'])})")
     return result

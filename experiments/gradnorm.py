@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from experiments.copy_task import CONFIG as COPY_CONFIG
 from experiments.copy_task import init_params, make_batch, train_copy
 from rnnlib import layers as L
-from rnnlib.train import finish_header, run_header, write_json
+from rnnlib.results import finish_header, run_header, write_json
 
 CONFIG = {"delay": 40, "batch_size": 256, "train_max_steps": 600, "train_max_seconds": 3600.0}
 

@@ -9,142 +9,19 @@ from one chunk to the next), reports the validation loss in nats per character o
 (and the latest one, for `--resume`) under checkpoints/, and writes a small results JSON in the
 layout of results/README.md. The experiments under experiments/ call `train_charlm` directly.
 
-The bookkeeping helpers at the top (git revision, load average, atomic JSON) are shared with
-the experiments and benchmarks/charlm_torch.py, so every results file carries the same header.
+The results bookkeeping (provenance header, atomic JSON) is in rnnlib.results.
 """
 
 import argparse
-import datetime
 import json
 import math
 import os
 import shlex
-import subprocess
-import sys
 import time
 
 import numpy as np
 
-
-def git_revision():
-    """Return `git rev-parse HEAD` of the working tree ('-dirty' appended if it has changes).
-
-    Returns 'unknown' outside a git checkout, so a run never fails for bookkeeping.
-    """
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return rev + ("-dirty" if dirty else "")
-
-
-def loadavg():
-    """The 1, 5 and 15 minute load averages as a list of floats (empty where unsupported)."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
-def command_line():
-    """The command that started this process, as one shell-quoted string."""
-    prog = sys.argv[0]
-    if prog.endswith(("__main__.py", ".py")) and os.sep in prog:
-        # `python -m pkg.mod` shows up as a path; record the -m form people type.
-        rel = os.path.relpath(prog)
-        if not rel.startswith(".."):
-            mod = rel[:-3].replace(os.sep, ".")
-            if mod.endswith(".__main__"):
-                mod = mod[: -len(".__main__")]
-            if mod.split(".")[0] in ("rnnlib", "experiments"):
-                return shlex.join(["python", "-m", mod, *sys.argv[1:]])
-        return shlex.join(["python", rel, *sys.argv[1:]])
-    return shlex.join(["python", *sys.argv])
-
-
-def run_header(schema, seed, command=None):
-    """The fields every results file starts with (see results/README.md).
-
-    Inputs:
-    - schema: str, layout name and version, e.g. 'charlm/1'
-    - seed: int, the seed of the run
-    - command: str or None; None records this process's command line
-    """
-    return {
-        "schema": schema,
-        "command": command if command is not None else command_line(),
-        "git_rev": git_revision(),
-        "seed": int(seed),
-        "date": None,
-        "machine": {"cpus": os.cpu_count(), "loadavg_start": loadavg(), "loadavg_end": None,
-                    "note": ""},
-    }
-
-
-def finish_header(result, note=None):
-    """Stamp the end time and load of a results dict made by `run_header`."""
-    now = datetime.datetime.now(datetime.UTC)
-    result["date"] = now.replace(microsecond=0).isoformat()
-    result["machine"]["loadavg_end"] = loadavg()
-    start = result["machine"]["loadavg_start"] or [0.0]
-    end = result["machine"]["loadavg_end"] or [0.0]
-    load = max(start[0], end[0])
-    cpus = result["machine"]["cpus"] or 1
-    auto = (f"load average {load:.1f} on {cpus} cores: "
-            + ("machine busy, wall-clock figures are pessimistic" if load > 0.75 * cpus
-               else "machine mostly idle"))
-    result["machine"]["note"] = auto if note is None else f"{auto}; {note}"
-    return result
-
-
-def _clean(obj):
-    """Make NumPy scalars and non-finite floats JSON-safe (NaN/inf become null)."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        x = float(obj)
-        return x if math.isfinite(x) else None
-    return obj
-
-
-def write_json(path, obj):
-    """Write `obj` as JSON atomically (a temporary file, then rename), creating the folder."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(_clean(obj), f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def subsample(n, max_points):
-    """Indices of at most `max_points` of range(n), always keeping the first and the last."""
-    if n <= max_points:
-        return list(range(n))
-    idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
-    return idx.tolist()
-
-
-def subsample_curve(curve, max_points=200):
-    """Subsample every list of a curve dict (all the same length) to at most `max_points`."""
-    keys = list(curve)
-    n = len(curve[keys[0]]) if keys else 0
-    # Points with a validation loss are the ones the book plots; keep all of them if they fit.
-    idx = subsample(n, max_points)
-    return {k: [curve[k][i] for i in idx] for k in keys}
+from rnnlib.results import command_line, finish_header, run_header, subsample_curve, write_json
 
 
 def lr_at(schedule, lr, frac, min_frac=0.1, warmup_frac=0.0):

@@ -97,21 +97,3 @@ def test_lr_schedule_endpoints():
     assert train.lr_at("cosine", 1e-3, 0.0, warmup_frac=0.1) == pytest.approx(1e-4)
     with pytest.raises(ValueError, match="schedule"):
         train.lr_at("linear", 1e-3, 0.5)
-
-
-def test_write_json_and_subsample(tmp_path):
-    path = tmp_path / "sub" / "x.json"
-    train.write_json(str(path), {"a": np.float32(1.5), "b": [float("nan"), np.int64(2)],
-                                 "c": np.arange(3)})
-    assert json.loads(path.read_text()) == {"a": 1.5, "b": [None, 2], "c": [0, 1, 2]}
-    curve = {"step": list(range(1000)), "loss": list(range(1000))}
-    sub = train.subsample_curve(curve, max_points=50)
-    assert len(sub["step"]) <= 50 and sub["step"][0] == 0 and sub["step"][-1] == 999
-    assert sub["step"] == sub["loss"]
-
-
-def test_run_header_records_provenance():
-    h = train.finish_header(train.run_header("x/1", 5, command="python -m x"))
-    assert h["command"] == "python -m x" and h["seed"] == 5
-    assert len(h["git_rev"]) >= 7 and h["date"].startswith("20")
-    assert len(h["machine"]["loadavg_start"]) == 3 and "load average" in h["machine"]["note"]
