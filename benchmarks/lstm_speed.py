@@ -27,12 +27,13 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from rnnlib import layers as L
+from rnnlib.cells import GATES
 
 CELLS = {
-    # name: (rnnlib forward, rnnlib backward, gates per unit, torch module)
-    "lstm": (L.lstm_forward, L.lstm_backward, 4, torch.nn.LSTM),
-    "gru": (L.gru_forward, L.gru_backward, 3, torch.nn.GRU),
-    "rnn": (L.rnn_forward, L.rnn_backward, 1, torch.nn.RNN),
+    # name: (rnnlib forward, rnnlib backward, torch module)
+    "lstm": (L.lstm_forward, L.lstm_backward, torch.nn.LSTM),
+    "gru": (L.gru_forward, L.gru_backward, torch.nn.GRU),
+    "rnn": (L.rnn_forward, L.rnn_backward, torch.nn.RNN),
 }
 
 
@@ -54,7 +55,8 @@ def cache_bytes(obj):
 
 
 def make_rnnlib(cell, N, T, D, H, rng):
-    forward, backward, gates, _ = CELLS[cell]
+    forward, backward, _ = CELLS[cell]
+    gates = GATES[cell]
     x = rng.standard_normal((N, T, D)).astype(np.float32)
     h0 = np.zeros((N, H), dtype=np.float32)
     Wx = (rng.standard_normal((D, gates * H)) / np.sqrt(D)).astype(np.float32)
@@ -70,7 +72,7 @@ def make_rnnlib(cell, N, T, D, H, rng):
 
 
 def make_torch(cell, N, T, D, H, rng):
-    module = CELLS[cell][3](D, H, batch_first=True)
+    module = CELLS[cell][2](D, H, batch_first=True)
     x = torch.from_numpy(rng.standard_normal((N, T, D)).astype(np.float32)).requires_grad_()
     dh = torch.from_numpy(rng.standard_normal((N, T, H)).astype(np.float32))
 

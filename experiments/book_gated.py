@@ -11,7 +11,7 @@ fire), and a sequence counts as solved only if all of them are right, so firing 
 or late is a failure. A cell solves it by counting in its memory, which is what peephole
 connections were proposed for.
 
-The model reuses the recurrent layer and parameter layout of `experiments.copy_task`
+The model reuses the parameter layout of `experiments.copy_task` and its `rnnlib.cells` layer
 (embedding -> one recurrent layer -> affine read-out at every step -> softmax loss); plain LSTM
 and peephole LSTM start from the same seeds and differ only in `Wp`.
 """
@@ -22,8 +22,9 @@ import time
 
 import numpy as np
 
-from experiments.copy_task import init_params, recurrent_backward, recurrent_forward
+from experiments.copy_task import init_params, recurrent_grads
 from rnnlib import layers as L
+from rnnlib.cells import seq_forward
 from rnnlib.clip import clip_by_global_norm
 from rnnlib.optim import adam
 from rnnlib.results import finish_header, run_header, write_json
@@ -69,11 +70,11 @@ def timing_loss(cell, p, x, y, mask):
     N, _ = x.shape
     H = p["Wh"].shape[0]
     emb, emb_cache = L.word_embedding_forward(x, p["W_embed"])
-    h, cache = recurrent_forward(cell, emb, np.zeros((N, H), dtype=emb.dtype), p)
+    h, _, cache = seq_forward(cell, emb, np.zeros((N, H), dtype=emb.dtype), p)
     scores, out_cache = L.temporal_affine_forward(h, p["W_out"], p["b_out"])
     loss, dscores = L.temporal_softmax_loss(scores, y, mask)
     dh, dW_out, db_out = L.temporal_affine_backward(dscores, out_cache)
-    g = recurrent_backward(cell, dh, cache)
+    g = recurrent_grads(cell, dh, cache)
     grads = {"W_embed": L.word_embedding_backward(g.pop("x"), emb_cache),
              "W_out": dW_out, "b_out": db_out, **g}
     return loss, grads, scores

@@ -37,6 +37,7 @@ import time
 import numpy as np
 
 from rnnlib import scenes
+from rnnlib.cells import seq_backward, seq_forward
 from rnnlib.clip import clip_by_global_norm
 from rnnlib.encoder import SceneEncoder, attribute_accuracy, train_encoder
 from rnnlib.layers import (
@@ -47,7 +48,6 @@ from rnnlib.layers import (
     word_embedding_forward,
 )
 from rnnlib.models import CaptioningRNN
-from rnnlib.models._cells import seq_backward, seq_forward
 from rnnlib.optim import adam
 from rnnlib.results import finish_header, run_header, write_json
 

@@ -12,11 +12,11 @@ and the cells can then train in parallel processes and still get equal compute.
 
 import argparse
 
+from rnnlib.cells import GATES
 from rnnlib.results import finish_header, merged_header, read_json, run_header, write_json
 from rnnlib.train import train_charlm
 
 CELLS = ("rnn", "lstm", "peephole", "gru")
-GATES = {"rnn": 1, "lstm": 4, "peephole": 4, "gru": 3}
 CONFIG = {"lstm_hidden": 192, "num_layers": 1, "batch_size": 32, "seq_len": 100, "lr": 2e-3,
           "clip": 5.0, "dropout": 0.0, "minutes_per_cell": 2.0, "clock": "cpu",
           "eval_every": 50, "val_chars": 32_000, "dtype": "float32", "blas_threads": 1}

@@ -10,8 +10,8 @@ gated cells keep a path along which it survives (chapters 4 and 5).
 
 Each run (cell, k) trains from the same seed with Adam and global-norm clipping for at most
 `max_steps` steps or `max_seconds` seconds, then reports the accuracy on fresh sequences.
-The model is built from rnnlib's layer functions: an embedding, one recurrent layer, an affine
-read-out of the last hidden state and a softmax loss.
+The model is built from rnnlib's layer functions: an embedding, one recurrent layer
+(`rnnlib.cells`), an affine read-out of the last hidden state and a softmax loss.
 """
 
 import argparse
@@ -22,6 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from rnnlib import layers as L
+from rnnlib.cells import check_cell_type, init_cell, seq_backward, seq_forward
 from rnnlib.clip import clip_by_global_norm
 from rnnlib.optim import adam
 from rnnlib.results import finish_header, merged_header, read_json, run_header, write_json
@@ -56,54 +57,26 @@ def make_batch(rng, n, k, num_symbols, num_distractors):
 
 def init_params(cell, vocab_size, embed_dim, hidden_dim, num_classes, rng, forget_bias=1.0,
                 dtype=np.float64):
-    """Parameters of the copy-task model; recurrent weights scaled 1/sqrt(fan-in).
+    """Parameters of the copy-task model: an embedding, one `rnnlib.cells` layer, a read-out.
 
-    The LSTM-family forget-gate bias starts at `forget_bias` (Gers et al. 2000; Jozefowicz et
-    al. 2015), so the cell starts out keeping most of its memory.
+    Recurrent weights are scaled 1/sqrt(fan-in). The LSTM-family forget-gate bias starts at
+    `forget_bias` (Gers et al. 2000; Jozefowicz et al. 2015), so the cell starts out keeping
+    most of its memory.
     """
+    check_cell_type(cell, CELLS)
     D, H = embed_dim, hidden_dim
-    gates = {"rnn": 1, "lstm": 4, "peephole": 4, "gru": 3}[cell]
-    p = {
-        "W_embed": rng.standard_normal((vocab_size, D)),
-        "Wx": rng.standard_normal((D, gates * H)) / math.sqrt(D),
-        "Wh": rng.standard_normal((H, gates * H)) / math.sqrt(H),
-        "b": np.zeros(gates * H),
-        "W_out": rng.standard_normal((H, num_classes)) / math.sqrt(H),
-        "b_out": np.zeros(num_classes),
-    }
-    if cell in ("lstm", "peephole"):
-        p["b"][H:2 * H] = forget_bias
-    if cell == "peephole":
-        p["Wp"] = np.zeros((3, H))
-    return {k: v.astype(dtype) for k, v in p.items()}
+    p = {"W_embed": rng.standard_normal((vocab_size, D)).astype(dtype)}
+    p.update(init_cell(rng, cell, D, H, dtype, forget_bias=forget_bias))
+    p["W_out"] = (rng.standard_normal((H, num_classes)) / math.sqrt(H)).astype(dtype)
+    p["b_out"] = np.zeros(num_classes, dtype)
+    return p
 
 
-def recurrent_forward(cell, x, h0, p):
-    """Run the chosen cell over x (N, T, D) from h0 (N, H) (zero cell state)."""
-    if cell == "rnn":
-        return L.rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
-    if cell == "lstm":
-        return L.lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"])
-    if cell == "peephole":
-        return L.peephole_lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"], p["Wp"])
-    if cell == "gru":
-        return L.gru_forward(x, h0, p["Wx"], p["Wh"], p["b"])
-    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
-
-
-def recurrent_backward(cell, dh, cache):
-    """Gradients of the recurrent layer as a dict (dx under 'x')."""
-    if cell == "rnn":
-        dx, _, dWx, dWh, db = L.rnn_backward(dh, cache)
-        return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db}
-    if cell == "lstm":
-        dx, _, dWx, dWh, db = L.lstm_backward(dh, cache)
-        return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db}
-    if cell == "peephole":
-        dx, _, dWx, dWh, db, dWp = L.peephole_lstm_backward(dh, cache)
-        return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "Wp": dWp}
-    dx, _, dWx, dWh, db = L.gru_backward(dh, cache)
-    return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db}
+def recurrent_grads(cell, dh, cache):
+    """Gradients of the recurrent layer (dx under 'x'); h0 is a constant zero state here."""
+    grads = seq_backward(cell, dh, cache)
+    del grads["h0"]
+    return grads
 
 
 def loss_and_grads(cell, p, x, y):
@@ -115,14 +88,14 @@ def loss_and_grads(cell, p, x, y):
     N, T = x.shape
     H = p["Wh"].shape[0]
     emb, emb_cache = L.word_embedding_forward(x, p["W_embed"])
-    h, cache = recurrent_forward(cell, emb, np.zeros((N, H), dtype=emb.dtype), p)
+    h, _, cache = seq_forward(cell, emb, np.zeros((N, H), dtype=emb.dtype), p)
     scores, out_cache = L.affine_forward(h[:, -1], p["W_out"], p["b_out"])
     loss, dscores = L.temporal_softmax_loss(scores[:, None], y[:, None],
                                             np.ones((N, 1), dtype=bool))
     dh_last, dW_out, db_out = L.affine_backward(dscores[:, 0], out_cache)
     dh = np.zeros_like(h)
     dh[:, -1] = dh_last
-    g = recurrent_backward(cell, dh, cache)
+    g = recurrent_grads(cell, dh, cache)
     grads = {"W_embed": L.word_embedding_backward(g.pop("x"), emb_cache),
              "W_out": dW_out, "b_out": db_out, **g}
     return loss, grads, scores

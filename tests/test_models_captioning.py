@@ -275,8 +275,8 @@ def test_beam_never_scores_below_greedy_on_a_memorised_model(cell, seed, length_
 def test_attention_maps_of_sample_are_the_ones_that_produced_each_word():
     # The map sample() returns at step t must be the softmax of h_{t-1} . A (h_{-1} = h0), the
     # state that emits word t: recompute it by teacher-forcing the greedy caption.
+    from rnnlib.cells import seq_forward
     from rnnlib.layers import dot_product_attention_forward
-    from rnnlib.models._cells import seq_forward
 
     model, features, _ = small_problem("attention", N=3, P=3)
     captions, maps = model.sample(features, max_length=5)

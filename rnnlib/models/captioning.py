@@ -10,6 +10,15 @@ the LSTM starts from A's spatial mean and attends over A at every step.
 import numpy as np
 from rnntools.checks import expect_int
 
+from rnnlib.cells import (
+    HAS_CELL,
+    check_cell_type,
+    init_cell,
+    log_softmax,
+    seq_backward,
+    seq_forward,
+    step,
+)
 from rnnlib.layers import (
     affine_backward,
     affine_forward,
@@ -18,15 +27,6 @@ from rnnlib.layers import (
     temporal_softmax_loss,
     word_embedding_backward,
     word_embedding_forward,
-)
-from rnnlib.models._cells import (
-    HAS_CELL,
-    check_cell_type,
-    init_cell,
-    log_softmax,
-    seq_backward,
-    seq_forward,
-    step,
 )
 
 __all__ = ["CaptioningRNN", "decode_captions"]

@@ -23,6 +23,15 @@ boundary (truncated BPTT). ``h0=None`` starts from zeros.
 import numpy as np
 from rnntools.checks import expect_int
 
+from rnnlib.cells import (
+    HAS_CELL,
+    check_cell_type,
+    init_cell,
+    log_softmax,
+    seq_backward,
+    seq_forward,
+    step,
+)
 from rnnlib.layers import (
     dropout_backward,
     dropout_forward,
@@ -31,15 +40,6 @@ from rnnlib.layers import (
     temporal_softmax_loss,
     word_embedding_backward,
     word_embedding_forward,
-)
-from rnnlib.models._cells import (
-    HAS_CELL,
-    check_cell_type,
-    init_cell,
-    log_softmax,
-    seq_backward,
-    seq_forward,
-    step,
 )
 
 __all__ = ["CharRNN"]

@@ -1,8 +1,15 @@
-"""The recurrent cells behind one interface, for the models (not part of the public API).
+"""The recurrent cells behind one interface: pick a cell by name.
 
-The models pick a cell by name; these helpers call the matching rnnlib.layers functions and
-return their gradients in a dict keyed by parameter name, so that a model's loss does not
-need one branch per cell. Nothing here reimplements a layer.
+`rnnlib.models` and the experiments build their networks from these helpers: `init_cell`
+draws one layer's weights, `seq_forward` / `seq_backward` run a layer over a sequence (the
+gradients come back in a dict keyed by parameter name, so a loss needs no branch per cell),
+and `step` runs one step for sampling. They call the matching rnnlib.layers functions;
+nothing here reimplements a layer.
+
+    from rnnlib.cells import init_cell, seq_backward, seq_forward
+    p = init_cell(rng, "gru", D, H, np.float64)
+    h, _, cache = seq_forward("gru", x, h0, p)
+    grads = seq_backward("gru", dh, cache)      # {'x', 'h0', 'Wx', 'Wh', 'b'}
 """
 
 import numpy as np
@@ -27,19 +34,28 @@ from rnnlib.layers import (
     rnn_step_forward,
 )
 
-# Width of the gate pre-activations per hidden unit.
+# Width of the gate pre-activations per hidden unit (the one table; parameter counts use it).
 GATES = {"rnn": 1, "gru": 3, "lstm": 4, "peephole": 4, "attention": 4}
 # Cells with a memory cell c next to h.
 HAS_CELL = ("lstm", "peephole", "attention")
 
 
-def check_cell_type(cell_type, allowed):
+def check_cell_type(cell_type, allowed=tuple(GATES)):
+    """Raise ValueError unless `cell_type` is one of `allowed`."""
     if cell_type not in allowed:
         raise ValueError(f"cell_type must be one of {list(allowed)}, got {cell_type!r}")
 
 
-def init_cell(rng, cell_type, D, H, dtype):
+def init_cell(rng, cell_type, D, H, dtype, forget_bias=0.0):
     """Weights of one recurrent layer, scaled like CS231n: N(0, 1/fan_in), zero biases.
+
+    Inputs:
+    - rng: np.random.Generator; Wx is drawn first, then Wh (then Wattn).
+    - cell_type: a key of GATES.
+    - D, H: input and hidden sizes.
+    - dtype: float dtype of the returned arrays.
+    - forget_bias: initial bias of the forget gate of the LSTM-family cells (Gers et al.
+      2000; Jozefowicz et al. 2015 recommend 1); the other cells ignore it.
 
     Returns a dict with Wx (D, gH), Wh (H, gH), b (gH,), plus Wp (3, H) for the peephole LSTM
     (zeros: it starts as a plain LSTM) and Wattn (H, 4H) for the attention LSTM.
@@ -50,6 +66,8 @@ def init_cell(rng, cell_type, D, H, dtype):
         "Wh": rng.standard_normal((H, g * H)) / np.sqrt(H),
         "b": np.zeros(g * H),
     }
+    if cell_type in HAS_CELL:
+        p["b"][H:2 * H] = forget_bias  # gate order i, f, o, g
     if cell_type == "peephole":
         p["Wp"] = np.zeros((3, H))
     if cell_type == "attention":
