@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnlib.data import train_val_split
 from rnnlib.results import finish_header, run_header, subsample_curve, write_json
-from rnnlib.train import lr_at, split_text
+from rnnlib.training import lr_at
 
 
 class CharLSTM(nn.Module):
@@ -114,7 +115,7 @@ def main(argv=None):
         text = f.read()
     chars = sorted(set(text))
     idx = {c: i for i, c in enumerate(chars)}
-    train_text, val_text = split_text(text)
+    train_text, val_text = train_val_split(text)
     train = streams(np.array([idx[c] for c in train_text], dtype=np.int64), args.batch)
     val = streams(np.array([idx[c] for c in val_text], dtype=np.int64), args.batch)
 

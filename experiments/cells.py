@@ -1,25 +1,40 @@
-"""RNN, LSTM, peephole LSTM and GRU on the character model at equal size and equal time.
+"""RNN, LSTM, peephole LSTM and GRU on the character model at equal size and equal steps.
 
 Each cell gets the hidden size that brings its parameter count closest to that of the LSTM of
-`hidden_dim` units (embedding and output layer included), then trains with the same data, batch,
-optimiser, schedule and time budget (chapter 7). Losses are in nats per character. The budget
-is measured in CPU time of the training process by default (`clock`: one BLAS thread, so CPU
-time is compute time): on a shared machine wall-clock time depends on everyone else's load,
-and the cells can then train in parallel processes and still get equal compute.
+`lstm_hidden` units (embedding and output layer included), then trains with the same data,
+batch, optimiser, number of steps and schedule (chapter 7; the cosine schedule follows the
+step index). Losses are in nats per character. The per-cell time limit (CPU time of the
+training process by default, `clock`: one BLAS thread, so CPU time is compute time) only
+stops a run that is far slower than planned; each cell's `stopped` says why it ended.
 
     python -m experiments.cells               # writes results/cells.json
+    python -m experiments.cells --resume      # continue an interrupted run
+
+The file is rewritten after every cell (marked `partial` until the last); `--resume` keeps
+the finished cells of a partial file with the same config and continues the cell in progress
+from its checkpoint under checkpoints/cells/.
 """
 
 import argparse
+import os
 
 from rnnlib.cells import GATES
-from rnnlib.results import finish_header, merged_header, read_json, run_header, write_json
+from rnnlib.results import (
+    finish_header,
+    merged_header,
+    read_json,
+    resumable,
+    run_header,
+    write_json,
+)
 from rnnlib.train import train_charlm
 
 CELLS = ("rnn", "lstm", "peephole", "gru")
 CONFIG = {"lstm_hidden": 192, "num_layers": 1, "batch_size": 32, "seq_len": 100, "lr": 2e-3,
-          "clip": 5.0, "dropout": 0.0, "minutes_per_cell": 2.0, "clock": "cpu",
-          "eval_every": 50, "val_chars": 32_000, "dtype": "float32", "blas_threads": 1}
+          "clip": 5.0, "dropout": 0.0, "steps_per_cell": 1000, "minutes_per_cell": 4.0,
+          "clock": "cpu", "eval_every": 50, "val_chars": 32_000, "dtype": "float32",
+          "blas_threads": 1, "record_first": 10}
+SUPPORTS_RESUME = True
 
 
 def n_params(cell, H, V=65, layers=1):
@@ -37,31 +52,49 @@ def matched_hidden(cell, target, V=65, layers=1):
     return min(range(8, 4096), key=lambda H: abs(n_params(cell, H, V, layers) - target))
 
 
-def run(out="results/cells.json", cells=CELLS, seed=0, log=print, **over):
+def train_cell(cell, H, cfg, seed, log, ckpt_dir=None, resume=False):
+    """One cell's run (rnnlib.train.train_charlm); returns its row of the results table."""
+    r = train_charlm(cell=cell, hidden=H, layers=cfg["num_layers"], dropout=cfg["dropout"],
+                     batch=cfg["batch_size"], seq=cfg["seq_len"], lr=cfg["lr"],
+                     clip=cfg["clip"], max_steps=cfg["steps_per_cell"],
+                     minutes=cfg["minutes_per_cell"], eval_every=cfg["eval_every"],
+                     val_chars=cfg["val_chars"], dtype=cfg["dtype"], seed=seed,
+                     ckpt_dir=ckpt_dir, resume=resume, out=None, progress=False,
+                     sample_len=200, sample_every=10**9, threads=cfg["blas_threads"],
+                     clock=cfg["clock"], record_first=cfg["record_first"], log=log)
+    f = r["final"]
+    log(f"{cell}: H={H}, {r['params']} params, {f['steps']} steps, "
+        f"{f['sec_per_step']:.2f} s/step, best val {f['best_val_loss']:.4f}")
+    return {"hidden_dim": H, "params": r["params"], "steps": f["steps"],
+            "stopped": f["stopped"], "sec_per_step": f["sec_per_step"],
+            "best_val_loss": f["best_val_loss"], "final_val_loss": f["last_val_loss"],
+            "curve": r["curve"], "sample": r["samples"][-1]["text"],
+            "first_losses": r["first_losses"], "settings": r["settings"]}
+
+
+def run(out="results/cells.json", cells=CELLS, seed=0, log=print, resume=False,
+        ckpt_dir="checkpoints/cells", **over):
+    """Every cell in `cells`; writes `out` after each (results/README.md, cells/1)."""
     cfg = {**CONFIG, **over}
     result = run_header("cells/1", seed)
     target = n_params("lstm", cfg["lstm_hidden"], layers=cfg["num_layers"])
-    table = {}
+    config = {"target_params": target, **cfg}
+    earlier = resumable(out, config) if (resume and out) else None
+    table = dict(earlier["cells"]) if earlier else {}
     for cell in cells:
+        if cell in table:
+            log(f"{cell}: kept from the interrupted run in {out}")
+            continue
         H = matched_hidden(cell, target, layers=cfg["num_layers"])
-        r = train_charlm(cell=cell, hidden=H, layers=cfg["num_layers"], dropout=cfg["dropout"],
-                         batch=cfg["batch_size"], seq=cfg["seq_len"], lr=cfg["lr"],
-                         clip=cfg["clip"], minutes=cfg["minutes_per_cell"],
-                         eval_every=cfg["eval_every"], val_chars=cfg["val_chars"],
-                         dtype=cfg["dtype"], seed=seed, ckpt_dir=None, out=None,
-                         progress=False, sample_len=200, sample_every=10**9,
-                         threads=cfg["blas_threads"], clock=cfg["clock"], log=log,
-                         max_steps=cfg.get("max_steps"))
-        f = r["final"]
-        table[cell] = {"hidden_dim": H, "params": r["params"], "steps": f["steps"],
-                       "sec_per_step": f["sec_per_step"], "best_val_loss": f["best_val_loss"],
-                       "final_val_loss": f["last_val_loss"], "curve": r["curve"],
-                       "sample": r["samples"][-1]["text"]}
-        log(f"{cell}: H={H}, {r['params']} params, {f['steps']} steps, "
-            f"{f['sec_per_step']:.2f} s/step, best val {f['best_val_loss']:.4f}")
-    result.update({"config": {"target_params": target, **cfg}, "cells": table,
-                   "order": list(cells)})
-    finish_header(result, note=f"budget per cell in {cfg['clock']} time")
+        folder = os.path.join(ckpt_dir, f"seed{seed}_{cell}") if ckpt_dir else None
+        table[cell] = train_cell(cell, H, cfg, seed, log, folder, resume)
+        if out:
+            write_json(out, dict(result, config=config, cells=table, order=list(table),
+                                 partial=True))
+    result.update({"config": config, "cells": table, "order": list(cells)})
+    finish_header(result, note=f"time limit per cell in {cfg['clock']} time")
+    if earlier:
+        result = merged_header([earlier, result]) | {"cells": table, "order": list(cells)}
     if out:
         write_json(out, result)
         log(f"wrote {out}")
@@ -89,14 +122,20 @@ def main(argv=None):
                     help="join results files of cell subsets into --out, then stop")
     ap.add_argument("--out", default="results/cells.json")
     ap.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
-    ap.add_argument("--minutes", type=float, default=CONFIG["minutes_per_cell"])
+    ap.add_argument("--steps", type=int, default=CONFIG["steps_per_cell"],
+                    help="training steps per cell (the schedule anneals over them)")
+    ap.add_argument("--minutes", type=float, default=CONFIG["minutes_per_cell"],
+                    help="time limit per cell (stops early, never changes the schedule)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clock", default=CONFIG["clock"], choices=["wall", "cpu"])
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the finished cells of a partial --out, continue the next")
     args = ap.parse_args(argv)
     if args.merge:
         merge(args.merge, args.out)
         return
-    run(args.out, tuple(args.cells), args.seed, minutes_per_cell=args.minutes, clock=args.clock)
+    run(args.out, tuple(args.cells), args.seed, resume=args.resume,
+        steps_per_cell=args.steps, minutes_per_cell=args.minutes, clock=args.clock)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from rnnlib.clip import clip_by_global_norm, global_norm
-from rnnlib.data import CharVocab, load_tinyshakespeare
+from rnnlib.data import CharVocab, load_tinyshakespeare, streams, train_val_split
 from rnnlib.models import CharRNN
 from rnnlib.optim import sgd
 from rnnlib.results import finish_header, run_header, write_json
-from rnnlib.train import split_text, streams
 
 CONFIG = {"cell": "rnn", "hidden_dim": 128, "seq_len": 50, "batch_size": 32,
           "optimizer": "sgd", "lr": 1.0, "wh_gain": 1.0, "clip_threshold": 1.0, "steps": 400,
@@ -69,7 +68,7 @@ def run(out="results/clipping.json", seed=0, log=print, **over):
     result = run_header("clipping/1", seed)
     text = load_tinyshakespeare()
     vocab = CharVocab(text)
-    train_text, _ = split_text(text)
+    train_text, _ = train_val_split(text)
     train = streams(np.asarray(vocab.encode(train_text[: cfg["train_chars"]])), cfg["batch_size"])
     runs = {}
     with threadpool_limits(limits=1, user_api="blas"):

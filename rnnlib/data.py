@@ -215,3 +215,48 @@ class BPTTBatcher:
         """Restore a position saved by ``state_dict``."""
         self.epoch = int(state["epoch"])
         self._k = int(state["next_chunk"])
+
+
+def streams(ids, batch_size):
+    """Cut a 1-D array of ids into `batch_size` contiguous streams, shape (batch_size, L)."""
+    ids = np.asarray(ids)
+    L = len(ids) // batch_size
+    if L < 2:
+        raise ValueError(f"text of {len(ids)} characters is too short for {batch_size} streams")
+    return np.ascontiguousarray(ids[: L * batch_size].reshape(batch_size, L))
+
+
+class StreamBatches:
+    """Truncated-BPTT chunks of contiguous streams, for `rnnlib.training.Trainer`.
+
+    Each call returns ``{"x": x, "y": y}`` with x = ids[:, p:p+T] and y = ids[:, p+1:p+T+1];
+    when the next chunk would run past the end of the streams it starts again at 0 and adds
+    ``"h0": None``, which resets the carried state. Unlike `BPTTBatcher`, a stream's targets
+    never cross into the next stream (the layout of the PyTorch benchmark).
+
+    Inputs:
+    - ids: int array (N, L) of N streams, e.g. from `streams`.
+    - seq_len: T, steps per chunk.
+    """
+
+    def __init__(self, ids, seq_len):
+        if ids.shape[1] < seq_len + 1:
+            raise ValueError(f"streams of length {ids.shape[1]} are too short for seq_len "
+                             f"{seq_len}")
+        self.ids, self.seq_len, self.pos = ids, int(seq_len), 0
+
+    def __call__(self, rng=None):
+        T, batch = self.seq_len, {}
+        if self.pos + T + 1 > self.ids.shape[1]:
+            self.pos, batch["h0"] = 0, None  # one epoch done: start again from a zero state
+        p = self.pos
+        batch["x"], batch["y"] = self.ids[:, p:p + T], self.ids[:, p + 1:p + T + 1]
+        self.pos += T
+        return batch
+
+    def state_dict(self):
+        """The position in the streams (for checkpoints)."""
+        return {"pos": self.pos}
+
+    def load_state_dict(self, state):
+        self.pos = int(state["pos"])

@@ -1,6 +1,7 @@
 """Training at full strength: the character language model from the command line.
 
-    python -m rnnlib.train charlm --cell lstm --minutes 15 --hidden 512 --layers 2 --dropout 0.3
+    python -m rnnlib.train charlm --cell lstm --hidden 512 --layers 2 --dropout 0.3 \\
+        --max-steps 900 --minutes 15
 
 trains a `CharRNN` on the first 90 % of data/tinyshakespeare.txt with truncated
 backpropagation through time (N contiguous streams of T characters, the hidden state carried
@@ -9,11 +10,13 @@ from one chunk to the next), reports the validation loss in nats per character o
 (and the latest one, for `--resume`) under checkpoints/, and writes a small results JSON in the
 layout of results/README.md. The experiments under experiments/ call `train_charlm` directly.
 
-The results bookkeeping (provenance header, atomic JSON) is in rnnlib.results.
+The run has a declared number of steps (`--max-steps`): the learning-rate schedule follows
+the step index over them. `--minutes` is a time limit that may stop a run early (the results
+say so under `final.stopped`); it never changes the schedule, so `--resume` after an
+interruption gives the uninterrupted run. The loop is `rnnlib.training.Trainer`.
 """
 
 import argparse
-import json
 import math
 import os
 import shlex
@@ -21,66 +24,20 @@ import time
 
 import numpy as np
 
+from rnnlib import checkpoint
+from rnnlib.data import CharVocab, StreamBatches, streams, train_val_split
 from rnnlib.results import command_line, finish_header, run_header, subsample_curve, write_json
-
-
-def lr_at(schedule, lr, frac, min_frac=0.1, warmup_frac=0.0):
-    """Learning rate at a fraction `frac` in [0, 1] of the training budget.
-
-    Inputs:
-    - schedule: 'constant' or 'cosine' (half a cosine from lr down to lr * min_frac)
-    - lr: float, the peak learning rate
-    - frac: float, elapsed fraction of the budget (time or steps)
-    - min_frac: float, final learning rate as a fraction of lr (cosine only)
-    - warmup_frac: float, fraction of the budget with a linear warm-up from lr/10
-    """
-    frac = min(max(frac, 0.0), 1.0)
-    if warmup_frac > 0 and frac < warmup_frac:
-        return lr * (0.1 + 0.9 * frac / warmup_frac)
-    if schedule == "constant":
-        return lr
-    if schedule == "cosine":
-        return lr * (min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
-    raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-
-
-def split_text(text, train_frac=0.9):
-    """The first `train_frac` of a text for training and the rest for validation (by character).
-
-    The same cut as `rnnlib.data.train_val_split`, restated here so benchmarks/charlm_torch.py
-    needs nothing but the text.
-    """
-    cut = int(len(text) * train_frac)
-    return text[:cut], text[cut:]
-
-
-def streams(ids, batch_size):
-    """Cut a 1-D array of ids into `batch_size` contiguous streams, shape (batch_size, L)."""
-    L = len(ids) // batch_size
-    if L < 2:
-        raise ValueError(f"text of {len(ids)} characters is too short for {batch_size} streams")
-    return np.ascontiguousarray(ids[: L * batch_size].reshape(batch_size, L))
-
-
-# ------------------------------------------------------------------------------------------
-# The character language model.
+from rnnlib.training import Callback, Checkpoints, Progress, Trainer, step_schedule
 
 DEFAULTS = {
     "data": "data/tinyshakespeare.txt", "cell": "lstm", "hidden": 512, "layers": 2,
     "dropout": 0.3, "batch": 32, "seq": 100, "lr": 2e-3, "lr_schedule": "cosine",
-    "lr_min_frac": 0.1, "warmup_frac": 0.0, "clip": 5.0, "minutes": 15.0, "max_steps": None,
-    "eval_every": 100, "val_chars": None, "sample_every": 5, "sample_len": 300,
-    "temperature": 0.8, "seed": 0, "dtype": "float32", "ckpt_dir": "checkpoints/charlm",
-    "resume": False, "out": None, "progress": True, "train_chars": None, "threads": None,
-    "clock": "wall",
+    "lr_min_frac": 0.1, "warmup_frac": 0.0, "clip": 5.0, "max_steps": 900, "minutes": 15.0,
+    "stop_at": None, "eval_every": 100, "val_chars": None, "sample_every": 5,
+    "sample_len": 300, "temperature": 0.8, "seed": 0, "dtype": "float32",
+    "ckpt_dir": "checkpoints/charlm", "resume": False, "out": None, "progress": True,
+    "train_chars": None, "threads": None, "clock": "wall", "record_first": 5,
 }
-
-
-def _char_model(cfg, vocab_size):
-    from rnnlib.models import CharRNN
-
-    return CharRNN(vocab_size, cfg["hidden"], cell_type=cfg["cell"], num_layers=cfg["layers"],
-                   dropout=cfg["dropout"], dtype=np.dtype(cfg["dtype"]).type, seed=cfg["seed"])
 
 
 def count_params(params):
@@ -109,52 +66,155 @@ def evaluate(model, val, seq_len):
     return total / count
 
 
-def _save_npz(path, arrays):
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+def load_checkpoint(folder, name, model):
+    """Load the parameters of checkpoint `folder`/`name` into `model`; returns its tree."""
+    return checkpoint.load_params(os.path.join(folder, name), model)
 
 
-def save_checkpoint(folder, name, model, opt_configs, meta):
-    """Write `name`.npz (parameters, optimiser moments) and `name`.json (meta) atomically."""
-    os.makedirs(folder, exist_ok=True)
-    arrays = {f"param/{k}": v for k, v in model.params.items()}
-    for k, c in (opt_configs or {}).items():
-        for key in ("m", "v"):
-            if key in c:
-                arrays[f"opt_{key}/{k}"] = c[key]
-    if meta.get("state") is not None:
-        for i, s in enumerate(meta["state"]):
-            arrays[f"state/{i}"] = s
-    meta = {k: v for k, v in meta.items() if k != "state"}
-    meta["n_state"] = sum(1 for k in arrays if k.startswith("state/"))
-    _save_npz(os.path.join(folder, name + ".npz"), arrays)
-    write_json(os.path.join(folder, name + ".json"), meta)
+def _read_corpus(cfg):
+    """The vocabulary and the (N, L) training and validation streams of cfg's text."""
+    path = cfg["data"]
+    if path == DEFAULTS["data"] and not os.path.exists(path):
+        from rnnlib.data import tinyshakespeare_path
+
+        path = tinyshakespeare_path()  # run from outside the repository root
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    vocab = CharVocab(text)
+    train_text, val_text = train_val_split(text)
+    train_text = train_text[: cfg["train_chars"] or None]
+    val_text = val_text[: cfg["val_chars"] or None]
+    return (vocab, streams(vocab.encode(train_text), cfg["batch"]),
+            streams(vocab.encode(val_text), cfg["batch"]))
 
 
-def load_checkpoint(folder, name, model, opt_configs=None):
-    """Load a checkpoint written by `save_checkpoint` into `model` (and `opt_configs`).
+def _char_model(cfg, vocab_size):
+    from rnnlib.models import CharRNN
 
-    Returns its meta dict, with the carried training state under 'state' (or None).
+    return CharRNN(vocab_size, cfg["hidden"], cell_type=cfg["cell"], num_layers=cfg["layers"],
+                   dropout=cfg["dropout"], dtype=np.dtype(cfg["dtype"]).type, seed=cfg["seed"])
+
+
+class CharLMMonitor(Callback):
+    """Validation curve, samples and the best model of a character-model run.
+
+    Every `eval_every` steps (and after the last) it measures the validation loss, keeps the
+    best parameters (in memory, and as checkpoint `folder`/best when a folder is given),
+    draws a sample every `sample_every` evaluations and logs a line.
     """
-    with open(os.path.join(folder, name + ".json"), encoding="utf-8") as f:
-        meta = json.load(f)
-    with np.load(os.path.join(folder, name + ".npz")) as z:
-        for k in model.params:
-            model.params[k] = z[f"param/{k}"].astype(model.params[k].dtype)
-        if opt_configs is not None:
-            for k, c in opt_configs.items():
-                for key in ("m", "v"):
-                    if f"opt_{key}/{k}" in z:
-                        c[key] = z[f"opt_{key}/{k}"]
-                c["t"] = meta["step"]
-        n = meta.get("n_state", 0)
-        meta["state"] = [z[f"state/{i}"] for i in range(n)] if n else None
-    return meta
+
+    def __init__(self, cfg, model, vocab, val, folder, log):
+        self.cfg, self.model, self.vocab, self.val, self.folder, self.log = (
+            cfg, model, vocab, val, folder, log)
+        self.curve = {"step": [], "time_s": [], "wall_s": [], "train_loss": [], "val_loss": []}
+        self.samples, self.best, self.best_params = [], {"val_loss": math.inf, "step": 0,
+                                                         "time_s": 0.0}, None
+        self.sample_rng = np.random.default_rng(cfg["seed"])
+        self.run_loss, self.run_n, self.wall0 = 0.0, 0, time.perf_counter()
+
+    def sample(self, step, n):
+        ids = self.model.sample(self.vocab.encode("\n")[0], n,
+                                temperature=self.cfg["temperature"], rng=self.sample_rng)
+        best = self.best if step is None else {"step": step, "time_s": self.curve["time_s"][-1],
+                                               "val_loss": self.curve["val_loss"][-1]}
+        self.samples.append({**best, "temperature": self.cfg["temperature"],
+                             "text": self.vocab.decode(ids)})
+        return self.samples[-1]["text"]
+
+    def record(self, step, elapsed):
+        v = evaluate(self.model, self.val, self.cfg["seq"])
+        for key, value in (("step", step), ("time_s", round(elapsed, 2)),
+                           ("wall_s", round(time.perf_counter() - self.wall0, 2)),
+                           ("train_loss", self.run_loss / self.run_n if self.run_n else None),
+                           ("val_loss", v)):
+            self.curve[key].append(value)
+        self.run_loss, self.run_n = 0.0, 0
+        return v
+
+    def on_begin(self, trainer):
+        self.wall0 = time.perf_counter()
+        if trainer.iteration == 0 and not self.curve["step"]:
+            v = self.record(0, 0.0)
+            self.sample(0, self.cfg["sample_len"])
+            self.log(f"step 0 val {v:.4f}")
+
+    def on_step(self, trainer):
+        self.run_loss += trainer.loss  # already the mean per character
+        self.run_n += 1
+        if trainer.stopping == "non-finite loss":
+            self.log(f"step {trainer.iteration}: loss is {trainer.loss}; stopping")
+        if not trainer.due(self.cfg["eval_every"]):
+            return
+        step, train_loss = trainer.iteration, self.run_loss / self.run_n
+        v = self.record(step, trainer.elapsed)
+        msg = (f"step {step} t {self.curve['time_s'][-1]:.0f}s train {train_loss:.4f} "
+               f"val {v:.4f} lr {trainer.learning_rate:.2e}")
+        if v < self.best["val_loss"]:
+            self.keep_best(step, v)
+            msg += " (best)"
+        if step % (self.cfg["eval_every"] * self.cfg["sample_every"]) == 0:
+            msg += "\n" + self.sample(step, self.cfg["sample_len"])
+        self.log(msg)
+
+    def keep_best(self, step, v):
+        self.best = {"val_loss": v, "step": step, "time_s": self.curve["time_s"][-1]}
+        self.best_params = {k: w.copy() for k, w in self.model.params.items()}
+        if self.folder:
+            checkpoint.save(os.path.join(self.folder, "best"),
+                            {"param": self.best_params, "iteration": step, "val_loss": v,
+                             "config": self.cfg, "vocab": self.vocab.chars})
+
+    def restore_best(self):
+        """Give the model the best parameters seen (from memory or the best checkpoint)."""
+        best = os.path.join(self.folder, "best") if self.folder else None
+        if self.best_params is not None:
+            checkpoint.copy_params(self.best_params, self.model.params)
+        elif best and checkpoint.exists(best):
+            checkpoint.load_params(best, self.model)
+
+    def state_dict(self):
+        return {"curve": self.curve, "samples": self.samples, "best": self.best,
+                "sample_rng": self.sample_rng.bit_generator.state}
+
+    def load_state_dict(self, tree):
+        self.curve, self.samples, self.best = tree["curve"], tree["samples"], tree["best"]
+        self.sample_rng.bit_generator.state = tree["sample_rng"]
+
+
+# Settings a resumed run may change: where it writes, how it reports, when it stops early.
+RESUME_MAY_CHANGE = ("resume", "progress", "out", "command", "ckpt_dir", "minutes", "stop_at",
+                     "threads", "threads_used")
+
+
+def _check_same_run(saved, cfg):
+    """Raise ValueError if a checkpoint's settings differ from cfg where a resume cannot.
+
+    A constant learning rate does not depend on the number of steps, so such a run may be
+    extended; any other schedule would change under it.
+    """
+    free = RESUME_MAY_CHANGE
+    if cfg["lr_schedule"] == "constant" and not cfg["warmup_frac"]:
+        free += ("max_steps",)
+    differ = sorted(k for k in set(saved) | set(cfg)
+                    if k not in free and saved.get(k) != cfg.get(k))
+    if differ:
+        raise ValueError("cannot resume: the checkpoint was made with other settings: "
+                         + ", ".join(f"{k}={saved.get(k)!r} (now {cfg.get(k)!r})"
+                                     for k in differ))
+
+
+def settings(cfg=None, **overrides):
+    """The full settings of a run: DEFAULTS, updated by cfg, then by the keyword overrides."""
+    cfg = {**DEFAULTS, **(cfg or {}), **overrides}
+    if cfg["clock"] not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {cfg['clock']!r}")
+    # Checked before any work: a cosine schedule needs its declared number of steps.
+    step_schedule(cfg["lr_schedule"], cfg["lr"], cfg["max_steps"])
+    return cfg
 
 
 def train_charlm(cfg=None, log=print, **overrides):
-    """Train a CharRNN on Tiny Shakespeare for a wall-clock budget; return a results dict.
+    """Train a CharRNN on Tiny Shakespeare for a declared number of steps; return a results dict.
 
     Inputs:
     - cfg: dict of settings (see DEFAULTS; missing keys take the defaults), or None
@@ -165,11 +225,7 @@ def train_charlm(cfg=None, log=print, **overrides):
     when that is set. The parameters of the best validation loss are in
     cfg['ckpt_dir']/best.npz when cfg['ckpt_dir'] is set.
     """
-    from rnnlib.clip import clip_by_global_norm
-    from rnnlib.data import CharVocab
-    from rnnlib.optim import adam
-
-    cfg = {**DEFAULTS, **(cfg or {}), **overrides}
+    cfg = settings(cfg, **overrides)
     if cfg["threads"]:
         from threadpoolctl import threadpool_limits
 
@@ -179,177 +235,75 @@ def train_charlm(cfg=None, log=print, **overrides):
             return train_charlm({**cfg, "threads": None, "threads_used": cfg["threads"]},
                                 log=log)
     result = run_header("charlm/1", cfg["seed"], command=cfg.get("command"))
-    path = cfg["data"]
-    if path == DEFAULTS["data"] and not os.path.exists(path):
-        from rnnlib.data import tinyshakespeare_path
-
-        path = tinyshakespeare_path()  # run from outside the repository root
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    vocab = CharVocab(text)
-    train_text, val_text = split_text(text)
-    if cfg["train_chars"]:
-        train_text = train_text[: cfg["train_chars"]]
-    if cfg["val_chars"]:
-        val_text = val_text[: cfg["val_chars"]]
-    train = streams(np.asarray(vocab.encode(train_text)), cfg["batch"])
-    val = streams(np.asarray(vocab.encode(val_text)), cfg["batch"])
-    V, T = len(vocab), cfg["seq"]
-    model = _char_model(cfg, V)
-    n_params = count_params(model.params)
-    opt = {k: {"learning_rate": cfg["lr"]} for k in model.params}
-    budget = cfg["minutes"] * 60.0
-    max_steps = cfg["max_steps"]
+    vocab, train, val = _read_corpus(cfg)
+    model = _char_model(cfg, len(vocab))
     folder = cfg["ckpt_dir"]
-    rng = np.random.default_rng(cfg["seed"])
-
-    curve = {"step": [], "time_s": [], "wall_s": [], "train_loss": [], "val_loss": []}
-    samples = []
-    best = {"val_loss": math.inf, "step": 0, "time_s": 0.0}
-    step, pos, state, done_before = 0, 0, None, 0.0
-    if cfg["resume"] and folder and os.path.exists(os.path.join(folder, "last.json")):
-        meta = load_checkpoint(folder, "last", model, opt)
-        step, pos, done_before = meta["step"], meta["pos"], meta["time_s"]
-        curve, samples, best = meta["curve"], meta["samples"], meta["best"]
-        state = model.unflatten_state(meta["state"])
-        if meta.get("model_rng") is not None:
-            model.rng.bit_generator.state = meta["model_rng"]
-        rng = np.random.default_rng([cfg["seed"], step])
-        log(f"resumed from {folder}/last at step {step} ({done_before:.0f} s done)")
-    start_id = vocab.encode("\n")[0]
-
-    def take_sample(n):
-        ids = model.sample(start_id, n, temperature=cfg["temperature"], rng=rng)
-        return vocab.decode(ids)
-
-    def record(elapsed, run_loss, run_n):
-        v = evaluate(model, val, T)
-        curve["step"].append(step)
-        curve["time_s"].append(round(elapsed, 2))
-        curve["wall_s"].append(round(time.perf_counter() - wall0, 2))
-        curve["train_loss"].append(run_loss / run_n if run_n else None)
-        curve["val_loss"].append(v)
-        return v
-
-    # 'wall' is the budget people wait for; 'cpu' (this process's CPU time) is what a quiet
-    # machine would have given, so runs on a shared machine stay comparable (one BLAS thread).
-    if cfg["clock"] not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {cfg['clock']!r}")
-    clock = time.perf_counter if cfg["clock"] == "wall" else time.process_time
-    wall0 = time.perf_counter()
-    t0 = clock() - done_before
+    progress = Progress("charlm", every=10, enabled=cfg["progress"])
+    monitor = CharLMMonitor(cfg, model, vocab, val, folder,
+                            progress.write if cfg["progress"] else log)
+    callbacks = [progress, monitor]
+    if folder:
+        callbacks.append(Checkpoints(os.path.join(folder, "last"), every=cfg["eval_every"]))
+    trainer = Trainer(
+        model, StreamBatches(train, cfg["seq"]), num_steps=cfg["max_steps"],
+        update_rule="adam", optim_config={"learning_rate": cfg["lr"]},
+        schedule=step_schedule(cfg["lr_schedule"], cfg["lr"], cfg["max_steps"],
+                               cfg["lr_min_frac"], cfg["warmup_frac"]),
+        clip_norm=cfg["clip"] or None, non_finite="stop",
+        time_limit=cfg["minutes"] * 60.0 if cfg["minutes"] else None, clock=cfg["clock"],
+        seed=cfg["seed"], callbacks=callbacks, record_first=cfg["record_first"],
+        metadata={"config": cfg})
+    if cfg["resume"] and folder and checkpoint.exists(os.path.join(folder, "last")):
+        tree = checkpoint.load(os.path.join(folder, "last"))
+        _check_same_run(tree["metadata"]["config"], cfg)
+        trainer.load_state_dict(tree)
+        log(f"resumed from {folder}/last at step {trainer.iteration} "
+            f"({trainer.elapsed:.0f} s done)")
     log(f"charlm: {cfg['cell']} {cfg['layers']}x{cfg['hidden']} dropout {cfg['dropout']}, "
-        f"{n_params} params, batch {cfg['batch']} x {T}, budget {budget:.0f} s")
-    if step == 0:
-        v = record(0.0, 0.0, 0)
-        samples.append({"step": 0, "time_s": 0.0, "val_loss": v,
-                        "temperature": cfg["temperature"], "text": take_sample(cfg["sample_len"])})
-        log(f"step 0 val {v:.4f}")
-        t0 = clock()
-
-    bar = None
-    if cfg["progress"]:
-        from tqdm import tqdm
-        bar = tqdm(total=round(budget), unit="s", initial=round(done_before), leave=False,
-                   bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
-    run_loss, run_n, last_tick = 0.0, 0, time.perf_counter()
-    while True:
-        elapsed = clock() - t0
-        if elapsed >= budget or (max_steps is not None and step >= max_steps):
-            break
-        lr = lr_at(cfg["lr_schedule"], cfg["lr"], elapsed / budget, cfg["lr_min_frac"],
-                   cfg["warmup_frac"])
-        if pos + T + 1 > train.shape[1]:
-            pos, state = 0, None  # one epoch done: start the streams again from a zero state
-        x, y = train[:, pos:pos + T], train[:, pos + 1:pos + T + 1]
-        pos += T
-        loss, grads, state = model.loss(x, y, h0=state)
-        if cfg["clip"]:
-            grads, _ = clip_by_global_norm(grads, cfg["clip"])
-        for k in model.params:
-            opt[k]["learning_rate"] = lr
-            model.params[k], opt[k] = adam(model.params[k], grads[k], opt[k])
-        step += 1
-        run_loss += loss  # already the mean per character
-        run_n += 1
-        if not math.isfinite(loss):
-            log(f"step {step}: loss is {loss}; stopping")
-            break
-        if bar is not None and time.perf_counter() - last_tick > 1.0:
-            bar.n = min(round(clock() - t0), round(budget))
-            bar.set_postfix_str(f"step {step} loss {run_loss / run_n:.3f} lr {lr:.2e}")
-            last_tick = time.perf_counter()
-        if step % cfg["eval_every"] == 0:
-            v = record(clock() - t0, run_loss, run_n)
-            msg = f"step {step} t {curve['time_s'][-1]:.0f}s train {run_loss / run_n:.4f} " \
-                  f"val {v:.4f} lr {lr:.2e}"
-            run_loss, run_n = 0.0, 0
-            if v < best["val_loss"]:
-                best = {"val_loss": v, "step": step, "time_s": curve["time_s"][-1]}
-                if folder:
-                    save_checkpoint(folder, "best", model, None,
-                                    {"step": step, "val_loss": v, "config": cfg,
-                                     "vocab": vocab.chars if hasattr(vocab, "chars") else None})
-                msg += " (best)"
-            if step % (cfg["eval_every"] * cfg["sample_every"]) == 0:
-                samples.append({"step": step, "time_s": curve["time_s"][-1], "val_loss": v,
-                                "temperature": cfg["temperature"],
-                                "text": take_sample(cfg["sample_len"])})
-                msg += "\n" + samples[-1]["text"]
-            if folder:
-                save_checkpoint(folder, "last", model, opt,
-                                {"step": step, "pos": pos, "time_s": clock() - t0,
-                                 "curve": curve, "samples": samples, "best": best,
-                                 "config": cfg, "state": model.flatten_state(state),
-                                 "model_rng": model.rng.bit_generator.state})
-            if bar is not None:
-                bar.write(msg)
-            else:
-                log(msg)
-    if bar is not None:
-        bar.close()
-    total = clock() - t0
-    wall_total = time.perf_counter() - wall0
-    if not curve["step"] or curve["step"][-1] != step:
-        v = record(total, run_loss, run_n)
-        if v < best["val_loss"]:
-            best = {"val_loss": v, "step": step, "time_s": curve["time_s"][-1]}
-            if folder:
-                save_checkpoint(folder, "best", model, None,
-                                {"step": step, "val_loss": v, "config": cfg})
-    last_val = curve["val_loss"][-1]
-    if folder and os.path.exists(os.path.join(folder, "best.npz")):
-        load_checkpoint(folder, "best", model)
-    samples.append({"step": best["step"], "time_s": best["time_s"], "val_loss": best["val_loss"],
-                    "temperature": cfg["temperature"], "text": take_sample(2 * cfg["sample_len"])})
-    bv = best["val_loss"]
-    result.update({
-        "framework": "rnnlib",
-        "config": {"cell": cfg["cell"], "hidden_dim": cfg["hidden"], "num_layers": cfg["layers"],
-                   "dropout": cfg["dropout"], "batch_size": cfg["batch"], "seq_len": T,
-                   "lr": cfg["lr"],
-                   "lr_schedule": f"{cfg['lr_schedule']} over the time budget to "
-                                  f"{cfg['lr_min_frac']} x lr",
-                   "clip": cfg["clip"] or None, "minutes": cfg["minutes"], "dtype": cfg["dtype"],
-                   "eval_every": cfg["eval_every"], "val_chars": int(val.size),
-                   "max_steps": max_steps, "blas_threads": cfg.get("threads_used"),
-                   "clock": cfg["clock"]},
-        "vocab_size": V, "params": n_params,
-        "curve": subsample_curve(curve),
-        "samples": samples,
-        "final": {"best_val_loss": bv, "best_step": best["step"], "best_time_s": best["time_s"],
-                  "bpc": bv / math.log(2), "perplexity": math.exp(bv) if bv < 50 else None,
-                  "last_val_loss": last_val, "steps": step, "time_s": round(total, 1),
-                  "wall_s": round(wall_total, 1),
-                  "sec_per_step": total / max(step, 1)},
-    })
+        f"{count_params(model.params)} params, batch {cfg['batch']} x {cfg['seq']}, "
+        f"{cfg['max_steps']} steps, time limit {cfg['minutes']} min")
+    trainer.run(stop_at=cfg["stop_at"])
+    monitor.restore_best()
+    monitor.sample(None, 2 * cfg["sample_len"])
+    result.update(_report(cfg, trainer, monitor, len(vocab), val))
     finish_header(result)
     if cfg["out"]:
         write_json(cfg["out"], result)
         log(f"wrote {cfg['out']}")
-    log(f"best val {bv:.4f} nats/char ({bv / math.log(2):.3f} bpc) at step {best['step']}; "
-        f"{step} steps in {total:.0f} s")
+    bv = result["final"]["best_val_loss"]
+    log(f"best val {bv:.4f} nats/char ({bv / math.log(2):.3f} bpc) at step "
+        f"{monitor.best['step']}; {trainer.iteration} steps in {trainer.elapsed:.0f} s "
+        f"({trainer.stopping})")
     return result
+
+
+def _report(cfg, trainer, monitor, V, val):
+    """The results fields of a finished run (results/README.md, charlm/1)."""
+    best, steps = monitor.best, trainer.iteration
+    bv = best["val_loss"]
+    schedule = (f"{cfg['lr_schedule']} over {cfg['max_steps']} steps to "
+                f"{cfg['lr_min_frac']} x lr" if cfg["lr_schedule"] != "constant" else "constant")
+    return {
+        "framework": "rnnlib",
+        "config": {"cell": cfg["cell"], "hidden_dim": cfg["hidden"], "num_layers": cfg["layers"],
+                   "dropout": cfg["dropout"], "batch_size": cfg["batch"], "seq_len": cfg["seq"],
+                   "lr": cfg["lr"], "lr_schedule": schedule, "clip": cfg["clip"] or None,
+                   "minutes": cfg["minutes"], "dtype": cfg["dtype"],
+                   "eval_every": cfg["eval_every"], "val_chars": int(val.size),
+                   "max_steps": cfg["max_steps"], "blas_threads": cfg.get("threads_used"),
+                   "clock": cfg["clock"]},
+        "settings": {k: v for k, v in cfg.items() if k not in ("resume", "progress")},
+        "vocab_size": V, "params": count_params(monitor.model.params),
+        "curve": subsample_curve(monitor.curve),
+        "samples": monitor.samples,
+        "first_losses": trainer.first_losses,
+        "final": {"best_val_loss": bv, "best_step": best["step"], "best_time_s": best["time_s"],
+                  "bpc": bv / math.log(2), "perplexity": math.exp(bv) if bv < 50 else None,
+                  "last_val_loss": monitor.curve["val_loss"][-1], "steps": steps,
+                  "stopped": trainer.stopping, "time_s": round(trainer.elapsed, 1),
+                  "wall_s": round(time.perf_counter() - monitor.wall0, 1),
+                  "sec_per_step": trainer.elapsed / max(steps, 1)},
+    }
 
 
 def build_parser():
@@ -371,10 +325,16 @@ def build_parser():
     p.add_argument("--warmup-frac", type=float, default=d["warmup_frac"])
     p.add_argument("--clip", type=float, default=d["clip"],
                    help="global-norm clipping threshold on the per-character gradient (0: off)")
-    p.add_argument("--minutes", type=float, default=d["minutes"], help="time budget")
+    p.add_argument("--max-steps", type=int, default=d["max_steps"],
+                   help="training steps: the run ends there and the learning-rate schedule "
+                        "follows the step index over them")
+    p.add_argument("--minutes", type=float, default=d["minutes"],
+                   help="time limit: may stop the run early, never changes the schedule")
     p.add_argument("--clock", default=d["clock"], choices=["wall", "cpu"],
-                   help="measure the budget in wall-clock time or in this process's CPU time")
-    p.add_argument("--max-steps", type=int, default=d["max_steps"])
+                   help="measure the time limit in wall-clock time or in this process's CPU "
+                        "time")
+    p.add_argument("--stop-at", type=int, default=d["stop_at"],
+                   help="stop after this many steps without changing the schedule (replays)")
     p.add_argument("--eval-every", type=int, default=d["eval_every"])
     p.add_argument("--val-chars", type=int, default=d["val_chars"],
                    help="validate on the first this many validation characters (default: all)")
@@ -392,6 +352,8 @@ def build_parser():
     p.add_argument("--out", default=None, help="write the results JSON here")
     p.add_argument("--threads", type=int, default=d["threads"],
                    help="BLAS threads (default: the library's own choice)")
+    p.add_argument("--record-first", type=int, default=d["record_first"],
+                   help="record the losses of the first this many steps (for a replay)")
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no tqdm bar (log lines only)")
     return ap

@@ -8,7 +8,8 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from rnnlib import train
-from rnnlib.data import load_tinyshakespeare, tinyshakespeare_path, train_val_split
+from rnnlib.data import tinyshakespeare_path
+from rnnlib.training import lr_at
 
 TINY = {"data": str(tinyshakespeare_path()), "cell": "lstm", "hidden": 16, "layers": 2,
         "dropout": 0.3, "batch": 4, "seq": 12, "lr": 5e-3, "lr_schedule": "constant",
@@ -84,16 +85,57 @@ def test_cli_main(tmp_path, capsys):
     assert "best val" in capsys.readouterr().out
 
 
-def test_split_matches_rnnlib_data():
-    text = load_tinyshakespeare()
-    assert train.split_text(text) == train_val_split(text)
-
-
 def test_lr_schedule_endpoints():
-    assert train.lr_at("constant", 1e-3, 0.7) == 1e-3
-    assert train.lr_at("cosine", 1e-3, 0.0) == pytest.approx(1e-3)
-    assert train.lr_at("cosine", 1e-3, 1.0, min_frac=0.1) == pytest.approx(1e-4)
-    assert train.lr_at("cosine", 1e-3, 0.5, min_frac=0.0) == pytest.approx(5e-4)
-    assert train.lr_at("cosine", 1e-3, 0.0, warmup_frac=0.1) == pytest.approx(1e-4)
+    assert lr_at("constant", 1e-3, 0.7) == 1e-3
+    assert lr_at("cosine", 1e-3, 0.0) == pytest.approx(1e-3)
+    assert lr_at("cosine", 1e-3, 1.0, min_frac=0.1) == pytest.approx(1e-4)
+    assert lr_at("cosine", 1e-3, 0.5, min_frac=0.0) == pytest.approx(5e-4)
+    assert lr_at("cosine", 1e-3, 0.0, warmup_frac=0.1) == pytest.approx(1e-4)
     with pytest.raises(ValueError, match="schedule"):
-        train.lr_at("linear", 1e-3, 0.5)
+        lr_at("linear", 1e-3, 0.5)
+
+
+def test_step_limited_run_anneals_over_its_declared_steps():
+    """The schedule follows the step index: with a 10-minute limit that never binds, six
+    declared steps still anneal (the old schedule followed the clock and stayed at lr)."""
+    lines = []
+    cfg = {**TINY, "lr_schedule": "cosine", "lr_min_frac": 0.1}
+    res = train.train_charlm(cfg, log=lines.append, max_steps=6, ckpt_dir=None)
+    lrs = [float(line.split(" lr ")[1].split()[0]) for line in lines if " lr " in line]
+    assert lrs == pytest.approx([lr_at("cosine", 5e-3, 2 / 6), lr_at("cosine", 5e-3, 5 / 6)],
+                                rel=1e-2)  # the log prints three digits
+    assert res["final"]["stopped"] == "steps"
+    assert res["config"]["lr_schedule"] == "cosine over 6 steps to 0.1 x lr"
+    with pytest.raises(ValueError, match="step index"):
+        train.train_charlm(cfg, log=quiet, max_steps=None)
+
+
+def test_first_steps_replay_from_the_recorded_settings():
+    cfg = {**TINY, "lr_schedule": "cosine", "record_first": 4}
+    res = train.train_charlm(cfg, log=quiet, max_steps=8, ckpt_dir=None)
+    assert len(res["first_losses"]) == 4
+    replay = train.train_charlm(res["settings"], log=quiet, stop_at=4)
+    assert replay["final"]["stopped"] == "stop_at" and replay["final"]["steps"] == 4
+    assert replay["first_losses"] == res["first_losses"]  # bit for bit
+    # A time limit stops a run early but leaves its first steps as they were.
+    cut = train.train_charlm(res["settings"], log=quiet, minutes=1e-9)
+    assert cut["final"]["stopped"] == "time limit"
+    assert cut["first_losses"] == res["first_losses"][:1]
+
+
+def test_resume_under_a_cosine_schedule_is_the_uninterrupted_run(tmp_path):
+    cfg = {**TINY, "lr_schedule": "cosine", "max_steps": 6, "record_first": 6}
+    straight = train.train_charlm(cfg, log=quiet, ckpt_dir=str(tmp_path / "a"))
+    train.train_charlm(cfg, log=quiet, ckpt_dir=str(tmp_path / "b"), stop_at=3)
+    resumed = train.train_charlm(cfg, log=quiet, ckpt_dir=str(tmp_path / "b"), resume=True)
+    assert resumed["first_losses"] == straight["first_losses"]
+    # The sampling generator resumes too.
+    assert [s["text"] for s in resumed["samples"]] == [s["text"] for s in straight["samples"]]
+    assert resumed["curve"]["val_loss"] == straight["curve"]["val_loss"]
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    train.train_charlm(TINY, log=quiet, max_steps=3, ckpt_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="hidden=16 .now 24."):
+        train.train_charlm(TINY, log=quiet, max_steps=6, ckpt_dir=str(tmp_path), resume=True,
+                           hidden=24)

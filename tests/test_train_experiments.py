@@ -1,6 +1,7 @@
 """Smoke tests of the training experiments (copy task, gradient norms, clipping, cells)."""
 
 import importlib
+import json
 
 import numpy as np
 import pytest
@@ -128,3 +129,19 @@ def test_copy_merge_joins_cells_and_delays(tmp_path):
                                              b["cells"]["gru"]["accuracy"][0]]
     assert m["cells"]["rnn"]["accuracy"][0] is None and m["missing"] == ["rnn k=2"]
     assert len(m["parts"]) == 2
+
+
+def test_cells_run_keeps_finished_cells_on_resume(tmp_path):
+    out = tmp_path / "cells.json"
+    tiny = {"lstm_hidden": 8, "steps_per_cell": 2, "eval_every": 2, "val_chars": 500,
+            "batch_size": 4, "seq_len": 10, "ckpt_dir": str(tmp_path / "ck")}
+    first = cells.run(str(out), cells=("rnn",), log=lambda s: None, **tiny)
+    assert first["cells"]["rnn"]["steps"] == 2 and first["cells"]["rnn"]["stopped"] == "steps"
+    assert len(first["cells"]["rnn"]["first_losses"]) == 2
+    saved = json.loads(out.read_text())
+    out.write_text(json.dumps({**saved, "partial": True}))  # as if stopped after one cell
+    logged = []
+    both = cells.run(str(out), cells=("rnn", "gru"), log=logged.append, resume=True, **tiny)
+    assert any("rnn: kept" in line for line in logged)
+    assert both["cells"]["rnn"] == saved["cells"]["rnn"] and both["order"] == ["rnn", "gru"]
+    assert len(both["parts"]) == 2 and "partial" not in json.loads(out.read_text())
