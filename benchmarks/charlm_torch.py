@@ -1,11 +1,12 @@
 """The character language model in PyTorch, for comparison with `python -m rnnlib.train charlm`.
 
 Same data and split (first 90 % of data/tinyshakespeare.txt to train, last 10 % to validate),
-same model size, batch, sequence length, dropout, optimiser, schedule, clipping and wall-clock
-budget as the rnnlib run; it writes results/charlm_torch.json in the layout of charlm.json
-(results/README.md). PyTorch is a benchmark-only dependency (requirements-bench.txt).
+same model size, batch, sequence length, dropout, optimiser, number of steps, step-indexed
+schedule, clipping and time limit as the rnnlib run (its defaults are rnnlib.train's); it
+writes results/charlm_torch.json in the layout of charlm.json (results/README.md). PyTorch is
+a benchmark-only dependency (requirements-bench.txt).
 
-    python benchmarks/charlm_torch.py --minutes 15 --hidden 512 --layers 2 --dropout 0.3
+    python benchmarks/charlm_torch.py --max-steps 900 --minutes 15 --threads 1
 
 Run it in the same session as the rnnlib run and compare the two `final.best_val_loss`.
 """
@@ -19,9 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnnlib.data import train_val_split
+from rnnlib.data import StreamBatches, streams, train_val_split
 from rnnlib.results import finish_header, run_header, subsample_curve, write_json
-from rnnlib.training import lr_at
+from rnnlib.train import DEFAULTS
+from rnnlib.training import Trainer, step_schedule
 
 
 class CharLSTM(nn.Module):
@@ -38,12 +40,6 @@ class CharLSTM(nn.Module):
     def forward(self, x, state=None):
         h, state = self.rnn(self.embed(x), state)
         return self.out(self.drop(h)), state
-
-
-def streams(ids, batch_size):
-    """Cut a 1-D id array into `batch_size` contiguous streams, shape (batch_size, L)."""
-    L = len(ids) // batch_size
-    return ids[: L * batch_size].reshape(batch_size, L)
 
 
 @torch.no_grad()
@@ -79,151 +75,188 @@ def sample(model, chars, start_id, n, temperature, gen):
     return "".join(out)
 
 
-def main(argv=None):
+def parse_args(argv=None):
+    d = DEFAULTS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="data/tinyshakespeare.txt")
-    ap.add_argument("--minutes", type=float, default=15.0)
-    ap.add_argument("--max-steps", type=int, default=None)
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--max-steps", type=int, default=d["max_steps"],
+                    help="training steps: the schedule follows the step index over them "
+                         "(the same default as python -m rnnlib.train charlm)")
+    ap.add_argument("--minutes", type=float, default=d["minutes"],
+                    help="time limit: may stop the run early, never changes the schedule")
+    ap.add_argument("--hidden", type=int, default=d["hidden"])
+    ap.add_argument("--layers", type=int, default=d["layers"])
     ap.add_argument("--embed", type=int, default=None,
                     help="embedding size (default: the vocabulary size, as rnnlib's CharRNN)")
-    ap.add_argument("--dropout", type=float, default=0.3, help="drop probability")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--seq", type=int, default=100)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--lr-schedule", default="cosine", choices=["constant", "cosine"])
-    ap.add_argument("--lr-min-frac", type=float, default=0.1)
-    ap.add_argument("--clip", type=float, default=5.0)
-    ap.add_argument("--eval-every", type=int, default=100)
+    ap.add_argument("--dropout", type=float, default=d["dropout"], help="drop probability")
+    ap.add_argument("--batch", type=int, default=d["batch"])
+    ap.add_argument("--seq", type=int, default=d["seq"])
+    ap.add_argument("--lr", type=float, default=d["lr"])
+    ap.add_argument("--lr-schedule", default=d["lr_schedule"], choices=["constant", "cosine"])
+    ap.add_argument("--lr-min-frac", type=float, default=d["lr_min_frac"])
+    ap.add_argument("--clip", type=float, default=d["clip"])
+    ap.add_argument("--eval-every", type=int, default=d["eval_every"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--clock", default="wall", choices=["wall", "cpu"],
-                    help="budget in wall-clock time or in this process's CPU time")
+                    help="measure the time limit in wall-clock time or in this process's CPU "
+                         "time")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--record-first", type=int, default=d["record_first"],
+                    help="record the losses of the first this many steps (for a replay)")
     ap.add_argument("--out", default="results/charlm_torch.json")
     ap.add_argument("--step-cpu", type=int, default=0, metavar="N",
                     help="only time N training steps of rnnlib and of PyTorch in CPU seconds "
                          "(one thread each; independent of other jobs' load) and print them")
-    args = ap.parse_args(argv)
-    if args.step_cpu:
-        return step_cpu(args)
+    return ap.parse_args(argv)
 
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    result = run_header("charlm/1", args.seed)
+
+def load_streams(args):
+    """The characters and the (N, L) training and validation id streams of args.data."""
     with open(args.data, encoding="utf-8") as f:
         text = f.read()
     chars = sorted(set(text))
     idx = {c: i for i, c in enumerate(chars)}
     train_text, val_text = train_val_split(text)
-    train = streams(np.array([idx[c] for c in train_text], dtype=np.int64), args.batch)
-    val = streams(np.array([idx[c] for c in val_text], dtype=np.int64), args.batch)
+    return (chars, streams(np.array([idx[c] for c in train_text], dtype=np.int64), args.batch),
+            streams(np.array([idx[c] for c in val_text], dtype=np.int64), args.batch))
 
-    V = len(chars)
-    model = CharLSTM(V, args.embed or V, args.hidden, args.layers, args.dropout)
-    n_params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    budget = args.minutes * 60
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n_params} params, "
-          f"budget {budget:.0f} s")
 
-    curve = {"step": [], "time_s": [], "wall_s": [], "train_loss": [], "val_loss": []}
-    samples, gen = [], torch.Generator().manual_seed(args.seed)
-    best = (math.inf, 0, 0.0)
-    state, pos, step, run_loss, run_n = None, 0, 0, 0.0, 0
-    clock = time.perf_counter if args.clock == "wall" else time.process_time
-    wall0 = time.perf_counter()
-    t0 = clock()
+class Run:
+    """One PyTorch training run: the model, its optimiser, the curve, samples and best state."""
 
-    def checkpoint(elapsed):
-        v = evaluate(model, val, args.seq)
-        curve["step"].append(step)
-        curve["time_s"].append(round(elapsed, 2))
-        curve["wall_s"].append(round(time.perf_counter() - wall0, 2))
-        curve["train_loss"].append(run_loss / run_n if run_n else None)
-        curve["val_loss"].append(v)
+    def __init__(self, args, chars, val):
+        self.args, self.chars, self.val, V = args, chars, val, len(chars)
+        self.model = CharLSTM(V, args.embed or V, args.hidden, args.layers, args.dropout)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=args.lr)
+        self.lr = step_schedule(args.lr_schedule, args.lr, args.max_steps, args.lr_min_frac)
+        self.curve = {"step": [], "time_s": [], "wall_s": [], "train_loss": [], "val_loss": []}
+        self.samples, self.gen = [], torch.Generator().manual_seed(args.seed)
+        self.best, self.best_state = (math.inf, 0, 0.0), None
+        self.step, self.state, self.losses, self.run_loss, self.run_n = 0, None, [], 0.0, 0
+        self.wall0 = time.perf_counter()
+
+    def train_step(self, batch):
+        """Forward, backward, clip, Adam on one chunk (the state carried unless reset)."""
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr(self.step)
+        if "h0" in batch:
+            self.state = None
+        x, y = torch.from_numpy(batch["x"]), torch.from_numpy(batch["y"])
+        if self.state is not None:
+            self.state = tuple(s.detach() for s in self.state)
+        logits, self.state = self.model(x, self.state)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.args.clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.args.clip)
+        self.opt.step()
+        self.step += 1
+        self.losses.append(loss.item())
+        self.run_loss += self.losses[-1]
+        self.run_n += 1
+
+    def record(self, elapsed):
+        """A curve point: the validation loss now, the running training loss since the last."""
+        v = evaluate(self.model, self.val, self.args.seq)
+        for key, value in (("step", self.step), ("time_s", round(elapsed, 2)),
+                           ("wall_s", round(time.perf_counter() - self.wall0, 2)),
+                           ("train_loss", self.run_loss / self.run_n if self.run_n else None),
+                           ("val_loss", v)):
+            self.curve[key].append(value)
+        self.run_loss, self.run_n = 0.0, 0
+        if v < self.best[0]:
+            self.best = (v, self.step, self.curve["time_s"][-1])
+            self.best_state = {k: t.clone() for k, t in self.model.state_dict().items()}
         return v
 
-    v0 = checkpoint(0.0)
-    samples.append({"step": 0, "time_s": 0.0, "val_loss": v0, "temperature": 0.8,
-                    "text": sample(model, chars, idx["\n"], 200, 0.8, gen)})
-    while True:
-        elapsed = clock() - t0
-        if elapsed >= budget or (args.max_steps and step >= args.max_steps):
-            break
-        for g in opt.param_groups:
-            g["lr"] = lr_at(args.lr_schedule, args.lr, elapsed / budget, args.lr_min_frac)
-        if pos + args.seq + 1 > train.shape[1]:
-            pos, state = 0, None
-        x = torch.from_numpy(train[:, pos:pos + args.seq])
-        y = torch.from_numpy(train[:, pos + 1:pos + args.seq + 1])
-        pos += args.seq
-        if state is not None:
-            state = tuple(s.detach() for s in state)
-        logits, state = model(x, state)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if args.clip:
-            nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
-        step += 1
-        run_loss += loss.item()
-        run_n += 1
-        if step % args.eval_every == 0:
-            v = checkpoint(clock() - t0)
-            print(f"step {step} t {clock() - t0:.0f}s train {run_loss / run_n:.3f} "
-                  f"val {v:.3f}", flush=True)
-            run_loss, run_n = 0.0, 0
-            if v < best[0]:
-                best = (v, step, curve["time_s"][-1])
-                best_state = {k: t.clone() for k, t in model.state_dict().items()}
-            if step % (args.eval_every * 5) == 0:
-                samples.append({"step": step, "time_s": curve["time_s"][-1], "val_loss": v,
-                                "temperature": 0.8,
-                                "text": sample(model, chars, idx["\n"], 200, 0.8, gen)})
-    total = clock() - t0
-    last = checkpoint(total)
-    if last < best[0]:
-        best = (last, step, curve["time_s"][-1])
-        best_state = {k: t.clone() for k, t in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    samples.append({"step": best[1], "time_s": best[2], "val_loss": best[0], "temperature": 0.8,
-                    "text": sample(model, chars, idx["\n"], 400, 0.8, gen)})
+    def sample(self, n, best=False):
+        v, step, t = self.best if best else (self.curve["val_loss"][-1], self.step,
+                                             self.curve["time_s"][-1])
+        self.samples.append({"step": step, "time_s": t, "val_loss": v, "temperature": 0.8,
+                             "text": sample(self.model, self.chars, self.chars.index("\n"), n,
+                                            0.8, self.gen)})
 
-    result.update({
+
+def train(args, run, train_ids):
+    """Train until max_steps or the time limit; returns (elapsed, the reason it stopped)."""
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    batches, t0 = StreamBatches(train_ids, args.seq), clock()
+    budget = args.minutes * 60 if args.minutes else math.inf
+    while True:
+        run.train_step(batches())
+        elapsed = clock() - t0
+        if args.max_steps and run.step >= args.max_steps:
+            return elapsed, "steps"
+        if elapsed >= budget:
+            return elapsed, "time limit"
+        if run.step % args.eval_every == 0:
+            v = run.record(clock() - t0)
+            print(f"step {run.step} t {clock() - t0:.0f}s train {run.curve['train_loss'][-1]:.3f} "
+                  f"val {v:.3f}", flush=True)
+            if run.step % (args.eval_every * 5) == 0:
+                run.sample(200)
+
+
+def report(args, run, total, stopped, V):
+    """The results fields of a finished run (the layout of charlm.json)."""
+    best, last = run.best, run.curve["val_loss"][-1]
+    schedule = (f"{args.lr_schedule} over {args.max_steps} steps to {args.lr_min_frac} x lr"
+                if args.lr_schedule != "constant" else "constant")
+    return {
         "framework": "torch", "torch_version": torch.__version__,
         "config": {"cell": "lstm", "hidden_dim": args.hidden, "num_layers": args.layers,
                    "dropout": args.dropout, "batch_size": args.batch, "seq_len": args.seq,
-                   "lr": args.lr,
-                   "lr_schedule": f"{args.lr_schedule} over the time budget to "
-                                  f"{args.lr_min_frac} x lr",
-                   "clip": args.clip or None, "minutes": args.minutes, "dtype": "float32",
-                   "eval_every": args.eval_every, "val_chars": int(val.size),
-                   "embed_dim": args.embed or V, "threads": args.threads,
-                   "clock": args.clock},
-        "vocab_size": V, "params": n_params,
-        "curve": subsample_curve(curve),
-        "samples": samples,
+                   "lr": args.lr, "lr_schedule": schedule, "clip": args.clip or None,
+                   "max_steps": args.max_steps, "minutes": args.minutes, "dtype": "float32",
+                   "eval_every": args.eval_every, "val_chars": int(run.val.size),
+                   "embed_dim": args.embed or V, "threads": args.threads, "clock": args.clock},
+        "settings": {k: v for k, v in vars(args).items() if k != "step_cpu"},
+        "vocab_size": V, "params": sum(p.numel() for p in run.model.parameters()),
+        "curve": subsample_curve(run.curve),
+        "samples": run.samples,
+        "first_losses": run.losses[:args.record_first],
         "final": {"best_val_loss": best[0], "best_step": best[1], "best_time_s": best[2],
                   "bpc": best[0] / math.log(2), "perplexity": math.exp(best[0]),
-                  "last_val_loss": last, "steps": step, "time_s": round(total, 1),
-                  "wall_s": round(time.perf_counter() - wall0, 1),
-                  "sec_per_step": total / max(step, 1)},
-    })
+                  "last_val_loss": last, "steps": run.step, "stopped": stopped,
+                  "time_s": round(total, 1),
+                  "wall_s": round(time.perf_counter() - run.wall0, 1),
+                  "sec_per_step": total / max(run.step, 1)},
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.step_cpu:
+        return step_cpu(args)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    result = run_header("charlm/1", args.seed)
+    chars, train_ids, val = load_streams(args)
+    run = Run(args, chars, val)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{sum(p.numel() for p in run.model.parameters())} params, {args.max_steps} steps, "
+          f"time limit {args.minutes} min")
+    run.record(0.0)
+    run.sample(200)
+    total, stopped = train(args, run, train_ids)
+    run.record(total)
+    run.model.load_state_dict(run.best_state)
+    run.sample(400, best=True)
+    result.update(report(args, run, total, stopped, len(chars)))
     finish_header(result)
     write_json(args.out, result)
+    best = run.best
     print(f"best val {best[0]:.4f} nats/char at step {best[1]} ({best[2]:.0f} s); "
-          f"{step} steps, {total / max(step, 1):.3f} s/step; wrote {args.out}")
+          f"{run.step} steps, {total / max(run.step, 1):.3f} s/step ({stopped}); "
+          f"wrote {args.out}")
 
 
 def step_cpu(args):
     """CPU seconds per training step (forward, backward, clip, Adam) of both libraries."""
     from threadpoolctl import threadpool_limits
 
-    from rnnlib.clip import clip_by_global_norm
     from rnnlib.models import CharRNN
-    from rnnlib.optim import adam
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
@@ -244,13 +277,11 @@ def step_cpu(args):
 
     ours = CharRNN(V, args.hidden, "lstm", args.layers, args.dropout, np.float32, args.seed,
                    wordvec_dim=args.embed)
-    configs = {k: {"learning_rate": args.lr} for k in ours.params}
-
-    def rnnlib_step():
-        _, grads, _ = ours.loss(x, y)
-        grads, _ = clip_by_global_norm(grads, args.clip)
-        for k in ours.params:
-            ours.params[k], configs[k] = adam(ours.params[k], grads[k], configs[k])
+    # The step every rnnlib model trains with (rnnlib.training), on one fixed batch.
+    trainer = Trainer(ours, lambda rng: (x, y), num_steps=args.step_cpu + 1,
+                      update_rule="adam", optim_config={"learning_rate": args.lr},
+                      clip_norm=args.clip)
+    rnnlib_step = trainer.train_step
 
     times = {}
     with threadpool_limits(limits=1, user_api="blas"):
