@@ -18,21 +18,19 @@ and peephole LSTM start from the same seeds and differ only in `Wp`.
 
 import argparse
 import math
-import time
 
 import numpy as np
 
 from experiments.copy_task import init_params, recurrent_grads
 from rnnlib import layers as L
 from rnnlib.cells import seq_forward
-from rnnlib.clip import clip_by_global_norm
-from rnnlib.optim import adam
 from rnnlib.results import finish_header, run_header, write_json
+from rnnlib.training import Model, Trainer
 
 TIMING = {"min_delay": 4, "max_delay": 14, "max_start": 4, "embed_dim": 4, "hidden_dim": 16,
           "batch_size": 64, "lr": 1e-2, "clip": 1.0, "max_steps": 600, "max_seconds": 900.0,
           "test_size": 1000, "val_size": 300, "eval_every": 25, "forget_bias": 1.0,
-          "seeds": [0, 1, 2]}
+          "seeds": [0, 1, 2], "record_first": 10}
 TIMING_CELLS = ("lstm", "peephole")
 
 
@@ -90,26 +88,42 @@ def train_timing(cell, cfg, seed, log=None):
     """Train one model; return accuracy overall and per interval, steps and time."""
     rng = np.random.default_rng([seed, 6])  # the same initial weights for both cells
     p = init_params(cell, 2, cfg["embed_dim"], cfg["hidden_dim"], 2, rng, cfg["forget_bias"])
-    data_rng = np.random.default_rng([seed, 7])  # the same batches for both cells
-    opt = {name: {"learning_rate": cfg["lr"]} for name in p}
-    t0, step, losses = time.perf_counter(), 0, []
     dims = (cfg["min_delay"], cfg["max_delay"], cfg["max_start"])
     # A fixed validation batch, scored during training: how soon each cell solves the task.
     vx, vy, vmask, _ = timing_batch(np.random.default_rng([seed, 998]), cfg["val_size"], *dims)
     val_step, val_solved = [], []
-    while step < cfg["max_steps"] and time.perf_counter() - t0 < cfg["max_seconds"]:
-        if step % cfg["eval_every"] == 0:
-            val_step.append(step)
+
+    def validate(trainer):
+        # Before the step numbered a multiple of eval_every (step 0 first), as in the book.
+        if trainer.iteration % cfg["eval_every"] == 0 and trainer.stopping is None:
+            val_step.append(trainer.iteration)
             val_solved.append(float(solved(timing_loss(cell, p, vx, vy, vmask)[2], vy,
                                            vmask).mean()))
+
+    def batches(data_rng):
         x, y, mask, _ = timing_batch(data_rng, cfg["batch_size"], *dims)
-        loss, grads, _ = timing_loss(cell, p, x, y, mask)
-        grads, _ = clip_by_global_norm(grads, cfg["clip"])
-        for name in p:
-            p[name], opt[name] = adam(p[name], grads[name], opt[name])
-        losses.append(float(loss))
-        step += 1
-    elapsed = time.perf_counter() - t0
+        return x, y, mask
+
+    model = Model(p, lambda x, y, mask: timing_loss(cell, p, x, y, mask)[:2])
+    trainer = Trainer(model, batches, num_steps=cfg["max_steps"], update_rule="adam",
+                      optim_config={"learning_rate": cfg["lr"]}, clip_norm=cfg["clip"],
+                      time_limit=cfg["max_seconds"],
+                      seed=[seed, 7],  # the same batches for both cells
+                      callbacks=[validate], record_first=cfg.get("record_first", 0))
+    validate(trainer)
+    trainer.run()
+    result = test_timing(cell, p, cfg, seed, trainer.loss_history)
+    if log:
+        log(f"{cell:8s} seed {seed}: solved {result['accuracy']:.3f}, {trainer.iteration} "
+            f"steps, {trainer.elapsed:.1f} s")
+    return {**result, "steps": trainer.iteration, "time_s": round(trainer.elapsed, 2),
+            "val_step": val_step, "val_solved": val_solved,
+            "first_losses": trainer.first_losses}
+
+
+def test_timing(cell, p, cfg, seed, losses):
+    """Accuracy on fresh test sequences, overall and per interval, and the loss curve."""
+    dims = (cfg["min_delay"], cfg["max_delay"], cfg["max_start"])
     x, y, mask, d = timing_batch(np.random.default_rng([seed, 999]), cfg["test_size"], *dims)
     _, _, scores = timing_loss(cell, p, x, y, mask)
     ok = solved(scores, y, mask)
@@ -117,12 +131,9 @@ def train_timing(cell, cfg, seed, log=None):
     by_delay = [float(ok[d == k].mean()) if np.any(d == k) else None for k in delays]
     curve_idx = np.linspace(0, len(losses) - 1, min(40, len(losses))).astype(int)
     curve = [float(np.mean(losses[max(0, i - 24):i + 1])) for i in curve_idx]
-    if log:
-        log(f"{cell:8s} seed {seed}: solved {ok.mean():.3f}, {step} steps, {elapsed:.1f} s")
-    return {"accuracy": float(ok.mean()), "accuracy_by_delay": by_delay, "steps": step,
-            "time_s": round(elapsed, 2), "final_loss": curve[-1] if curve else math.nan,
-            "loss_step": [int(i) for i in curve_idx], "loss": curve,
-            "val_step": val_step, "val_solved": val_solved}
+    return {"accuracy": float(ok.mean()), "accuracy_by_delay": by_delay,
+            "final_loss": curve[-1] if curve else math.nan,
+            "loss_step": [int(i) for i in curve_idx], "loss": curve}
 
 
 def run_timing(out="results/book_gated_timing.json", log=print, **over):

@@ -38,7 +38,7 @@ import numpy as np
 
 from rnnlib import scenes
 from rnnlib.cells import seq_backward, seq_forward
-from rnnlib.clip import clip_by_global_norm
+from rnnlib.data import ShuffledBatches
 from rnnlib.encoder import SceneEncoder, attribute_accuracy, train_encoder
 from rnnlib.layers import (
     temporal_affine_backward,
@@ -48,10 +48,11 @@ from rnnlib.layers import (
     word_embedding_forward,
 )
 from rnnlib.models import CaptioningRNN
-from rnnlib.optim import adam
-from rnnlib.results import finish_header, run_header, write_json
+from rnnlib.results import finish_header, part_headers, resumable, run_header, write_json
+from rnnlib.training import Callback, Trainer, linear_schedule
 
 CELLS = ("rnn", "lstm", "gru", "attention")
+SUPPORTS_RESUME = True
 
 FULL = {
     "seed": 0,
@@ -224,8 +225,33 @@ def encoder_features(cfg, train, test, cache_dir, log=print):
     return features, report
 
 
+class CaptionCurve(Callback):
+    """The captioner's training curve: the mean caption loss over every 1/40 of the run.
+
+    It holds the caption loss alone (the attention model's penalty left out), comparable
+    across cells, and logs a line at the end of every epoch.
+    """
+
+    def __init__(self, total, epochs, log):
+        self.total, self.epochs, self.log, self.window = total, epochs, log, []
+        self.curve = {"step": [], "time_s": [], "train_loss": []}
+
+    def on_step(self, trainer):
+        caption_loss = getattr(trainer.model, "last_caption_loss", None)
+        self.window.append(trainer.loss if caption_loss is None else caption_loss)
+        if trainer.due(max(1, self.total // 40)):
+            self.curve["step"].append(trainer.iteration)
+            self.curve["time_s"].append(round(trainer.elapsed, 2))
+            self.curve["train_loss"].append(float(np.mean(self.window)))
+            self.window = []
+        if self.log and trainer.epoch_end:
+            last = self.curve["train_loss"][-1] if self.curve["train_loss"] else float("nan")
+            self.log(f"  epoch {trainer.epoch}/{self.epochs}: loss {last:.3f} "
+                     f"({trainer.elapsed:.0f} s)")
+
+
 def train_captioner(model, feats, ids, ccfg, seed, log=print):
-    """Train a CaptioningRNN with Adam and global-norm clipping.
+    """Train a CaptioningRNN with Adam and global-norm clipping (rnnlib.training.Trainer).
 
     Inputs:
     - model: a CaptioningRNN (params updated in place).
@@ -234,42 +260,24 @@ def train_captioner(model, feats, ids, ccfg, seed, log=print):
     - ccfg: the 'captioner' settings (epochs, batch_size, lr, clip).
     - seed: seed of the minibatch order and of the caption choice.
 
-    Returns a dict: 'curve' ({'step', 'time_s', 'train_loss'}), 'steps', 'time_s'.
+    Each minibatch uses one of an image's K captions at random; the learning rate decays
+    linearly to a tenth over the run.
+
+    Returns a dict: 'curve' ({'step', 'time_s', 'train_loss'}), 'steps', 'time_s' and
+    'first_losses' (the first ten losses, for a replay).
     """
-    rng = np.random.default_rng(seed)
     n, k = ids.shape[:2]
-    bs = min(ccfg["batch_size"], n)
-    steps_per_epoch = n // bs
-    total = ccfg["epochs"] * steps_per_epoch
-    configs = {name: {"learning_rate": ccfg["lr"]} for name in model.params}
-    curve = {"step": [], "time_s": [], "train_loss": []}
-    window, start, step = [], time.perf_counter(), 0
-    for epoch in range(ccfg["epochs"]):
-        order = rng.permutation(n)
-        for b in range(steps_per_epoch):
-            idx = order[b * bs:(b + 1) * bs]
-            captions = ids[idx, rng.integers(0, k, size=len(idx))]
-            loss, grads = model.loss(feats[idx], captions)
-            grads, _ = clip_by_global_norm(grads, ccfg["clip"])
-            # Linear decay to a tenth of the initial rate over the run.
-            rate = ccfg["lr"] * (1 - 0.9 * step / max(1, total))
-            for name, g in grads.items():
-                configs[name]["learning_rate"] = rate
-                model.params[name], configs[name] = adam(model.params[name], g, configs[name])
-            # The curve holds the caption loss, comparable across cells (without a penalty).
-            caption_loss = getattr(model, "last_caption_loss", None)
-            window.append(loss if caption_loss is None else caption_loss)
-            step += 1
-            if step % max(1, total // 40) == 0 or step == total:
-                curve["step"].append(step)
-                curve["time_s"].append(round(time.perf_counter() - start, 2))
-                curve["train_loss"].append(float(np.mean(window)))
-                window = []
-        if log:
-            last = curve["train_loss"][-1] if curve["train_loss"] else float("nan")
-            log(f"  epoch {epoch + 1}/{ccfg['epochs']}: loss {last:.3f} "
-                f"({time.perf_counter() - start:.0f} s)")
-    return {"curve": curve, "steps": step, "time_s": time.perf_counter() - start}
+    batches = ShuffledBatches(n, min(ccfg["batch_size"], n), take=lambda idx, rng: (
+        feats[idx], ids[idx, rng.integers(0, k, size=len(idx))]))
+    total = ccfg["epochs"] * len(batches)
+    curve = CaptionCurve(total, ccfg["epochs"], log)
+    trainer = Trainer(model, batches, num_steps=total, update_rule="adam",
+                      optim_config={"learning_rate": ccfg["lr"]},
+                      schedule=linear_schedule(ccfg["lr"], total), clip_norm=ccfg["clip"],
+                      seed=seed, steps_per_epoch=len(batches), callbacks=[curve],
+                      record_first=10).run()
+    return {"curve": curve.curve, "steps": trainer.iteration, "time_s": trainer.elapsed,
+            "first_losses": trainer.first_losses}
 
 
 def corpus_bleu4(hypotheses, references):
@@ -424,80 +432,121 @@ def save_attention(results_dir, suffix, caption_ids, maps, test, k, idx_to_word)
     draw_attention(npz, os.path.join(results_dir, f"captioning_attention{suffix}.png"))
 
 
-def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print):
-    """Run the pipeline for a config (FULL or SMOKE) and write the results files."""
-    result = run_header("captioning/1", cfg["seed"])
-    result["config"] = cfg
-    t_start, cpu_start = time.perf_counter(), time.process_time()
+def prepare(cfg, cache_dir, log=print):
+    """Scenes, vocabulary, caption ids and encoder features for cfg.
+
+    Returns (data, data_report, features, encoder_report): data holds 'train', 'test',
+    'word_to_idx', 'idx_to_word', 'max_words' and 'train_ids' (N, K, T).
+    """
+    t_start = time.perf_counter()
     train, test = load_data(cfg)
     word_to_idx, idx_to_word = scenes.build_vocab()
     max_words = scenes.max_caption_length()
-    train_ids = scenes.encode_captions(train["captions"], word_to_idx, max_words)
-    result["data"] = {
+    data = {"train": train, "test": test, "word_to_idx": word_to_idx,
+            "idx_to_word": idx_to_word, "max_words": max_words,
+            "train_ids": scenes.encode_captions(train["captions"], word_to_idx, max_words)}
+    report = {
         "generator": "rnnlib.scenes", "n_train": cfg["n_train"], "n_test": cfg["n_test"],
         "captions_per_image": scenes.NUM_TEMPLATES, "vocab_size": len(idx_to_word),
         "max_caption_words": max_words, "generate_time_s": time.perf_counter() - t_start,
         "objects_per_image": np.bincount(test["num_objects"], minlength=4)[1:].tolist(),
     }
     log(f"data: {cfg['n_train']} train, {cfg['n_test']} test scenes")
-    features, result["encoder"] = encoder_features(cfg, train, test, cache_dir, log)
-    grid = features["train_grid"].shape[-1]
-    references = test["captions"]
+    features, encoder_report = encoder_features(cfg, train, test, cache_dir, log)
+    return data, report, features, encoder_report
+
+
+def make_captioner(cell, cfg, input_dim, word_to_idx):
+    """The CaptioningRNN of one cell (the attention one with the penalty, if its weight is set)."""
     ccfg = cfg["captioner"]
-    dtype = np.dtype(ccfg["dtype"]).type
-    result["cells"], result["order"] = {}, [c for c in CELLS if c in cfg["cells"]]
-    result["complete"] = False
+    kwargs = {"input_dim": input_dim, "wordvec_dim": ccfg["wordvec_dim"],
+              "hidden_dim": ccfg["hidden_dim"], "cell_type": cell,
+              "dtype": np.dtype(ccfg["dtype"]).type,
+              "seed": cfg["seed"] * 100 + CELLS.index(cell)}
+    if cell == "attention" and ccfg.get("ds_lambda"):
+        return DoublyStochasticCaptioningRNN(word_to_idx, ds_lambda=ccfg["ds_lambda"], **kwargs)
+    return CaptioningRNN(word_to_idx, **kwargs)
+
+
+def decode_and_score(model, feats, data, beam_size):
+    """Greedy and beam captions of feats, scored against the test references.
+
+    Returns (entry, greedy_ids, maps): entry holds 'greedy', 'beam' (scores and decoding
+    times) and 'examples'; maps are the greedy attention maps (or None).
+    """
+    refs, words, T = data["test"]["captions"], data["idx_to_word"], data["max_words"] + 1
+    t0 = time.perf_counter()
+    greedy_ids, maps = _greedy(model, feats, T)
+    greedy = scenes.decode_captions(greedy_ids, words)
+    greedy_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    beam = scenes.decode_captions(model.beam_search(feats, beam_size=beam_size, max_length=T),
+                                  words)
+    beam_s = time.perf_counter() - t0
+    entry = {
+        "greedy": score(greedy, refs) | {"decode_time_s": greedy_s},
+        "beam": score(beam, refs) | {"decode_time_s": beam_s, "beam_size": beam_size},
+        "examples": [{"references": refs[i], "greedy": greedy[i], "beam": beam[i]}
+                     for i in range(min(5, len(greedy)))],
+    }
+    return entry, greedy_ids, maps
+
+
+def train_cell(cell, cfg, data, features, results_dir, suffix, log=print):
+    """Train, decode and score one cell's captioner; returns its results entry."""
+    key = "grid" if cell == "attention" else "vec"
+    dtype = np.dtype(cfg["captioner"]["dtype"]).type
+    tr, te = features[f"train_{key}"].astype(dtype), features[f"test_{key}"].astype(dtype)
+    model = make_captioner(cell, cfg, tr.shape[1], data["word_to_idx"])
+    log(f"captioner {cell}: {sum(p.size for p in model.params.values())} params")
+    hist = train_captioner(model, tr, data["train_ids"], cfg["captioner"], seed=cfg["seed"],
+                           log=log)
+    scored, greedy_ids, maps = decode_and_score(model, te, data, cfg["beam_size"])
+    entry = {"params": int(sum(p.size for p in model.params.values())),
+             "input": f"{key} {list(tr.shape[1:])}", "steps": hist["steps"],
+             "train_time_s": hist["time_s"], "curve": hist["curve"],
+             "first_losses": hist["first_losses"], **scored}
+    log(f"  {cell}: greedy BLEU-4 {entry['greedy']['bleu4']:.3f} exact "
+        f"{entry['greedy']['exact_match']:.3f}; beam BLEU-4 {entry['beam']['bleu4']:.3f} "
+        f"exact {entry['beam']['exact_match']:.3f}")
+    if cell == "attention" and maps is not None:
+        entry["attention"] = object_word_attention(greedy_ids, maps, data["test"],
+                                                   data["idx_to_word"], te.shape[-1])
+        log(f"  attention mass on named objects: {entry['attention']}")
+        save_attention(results_dir, suffix, greedy_ids, maps, data["test"],
+                       cfg["attention_samples"], data["idx_to_word"])
+    return entry
+
+
+def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print, resume=False):
+    """Run the pipeline for a config (FULL or SMOKE) and write the results files.
+
+    The JSON is rewritten after every cell (`complete` false and `partial` true until the
+    last); with resume=True the cells a partial file with the same config holds are kept.
+    """
+    result = run_header("captioning/1", cfg["seed"])
     json_path = os.path.join(results_dir, f"captioning{suffix}.json")
+    earlier = resumable(json_path, cfg) if resume else None
+    t_start, cpu_start = time.perf_counter(), time.process_time()
+    data, result["data"], features, result["encoder"] = prepare(cfg, cache_dir, log)
+    result.update({"config": cfg, "cells": dict(earlier["cells"]) if earlier else {},
+                   "order": [c for c in CELLS if c in cfg["cells"]], "complete": False})
     for cell in cfg["cells"]:
-        key = "grid" if cell == "attention" else "vec"
-        tr, te = features[f"train_{key}"].astype(dtype), features[f"test_{key}"].astype(dtype)
-        kwargs = {"input_dim": tr.shape[1], "wordvec_dim": ccfg["wordvec_dim"],
-                  "hidden_dim": ccfg["hidden_dim"], "cell_type": cell, "dtype": dtype,
-                  "seed": cfg["seed"] * 100 + CELLS.index(cell)}
-        if cell == "attention" and ccfg.get("ds_lambda"):
-            model = DoublyStochasticCaptioningRNN(word_to_idx, ds_lambda=ccfg["ds_lambda"],
-                                                  **kwargs)
-        else:
-            model = CaptioningRNN(word_to_idx, **kwargs)
-        log(f"captioner {cell}: {sum(p.size for p in model.params.values())} params")
-        hist = train_captioner(model, tr, train_ids, ccfg, seed=cfg["seed"], log=log)
-        t0 = time.perf_counter()
-        greedy_ids, maps = _greedy(model, te, max_words + 1)
-        greedy = scenes.decode_captions(greedy_ids, idx_to_word)
-        greedy_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        beam_ids = model.beam_search(te, beam_size=cfg["beam_size"], max_length=max_words + 1)
-        beam = scenes.decode_captions(beam_ids, idx_to_word)
-        beam_s = time.perf_counter() - t0
-        entry = {
-            "params": int(sum(p.size for p in model.params.values())),
-            "input": f"{key} {list(tr.shape[1:])}",
-            "steps": hist["steps"], "train_time_s": hist["time_s"], "curve": hist["curve"],
-            "greedy": score(greedy, references) | {"decode_time_s": greedy_s},
-            "beam": score(beam, references) | {"decode_time_s": beam_s,
-                                                "beam_size": cfg["beam_size"]},
-            "examples": [{"references": references[i], "greedy": greedy[i], "beam": beam[i]}
-                         for i in range(min(5, len(greedy)))],
-        }
-        log(f"  {cell}: greedy BLEU-4 {entry['greedy']['bleu4']:.3f} exact "
-            f"{entry['greedy']['exact_match']:.3f}; beam BLEU-4 {entry['beam']['bleu4']:.3f} "
-            f"exact {entry['beam']['exact_match']:.3f}")
-        if cell == "attention" and maps is not None:
-            entry["attention"] = object_word_attention(greedy_ids, maps, test, idx_to_word,
-                                                       grid)
-            log(f"  attention mass on named objects: {entry['attention']}")
-            save_attention(results_dir, suffix, greedy_ids, maps, test,
-                           cfg["attention_samples"], idx_to_word)
-        result["cells"][cell] = entry
+        if cell in result["cells"]:
+            log(f"captioner {cell}: kept from the interrupted run in {json_path}")
+            continue
+        result["cells"][cell] = train_cell(cell, cfg, data, features, results_dir, suffix, log)
         # Write after every cell, so a run cut short still leaves its finished cells.
         result["total_time_s"] = time.perf_counter() - t_start
         result["total_cpu_s"] = time.process_time() - cpu_start
-        write_json(json_path, finish_header(result))
+        write_json(json_path, finish_header({**result, "partial": True}))
     result["total_time_s"] = time.perf_counter() - t_start
     result["total_cpu_s"] = time.process_time() - cpu_start
     result["complete"] = True
     result["openblas_num_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
     finish_header(result)
+    if earlier:
+        result["parts"] = part_headers([earlier, result])  # made by two processes
     write_json(json_path, result)
     log(f"done in {result['total_time_s']:.0f} s")
     return result
@@ -512,6 +561,9 @@ def main(argv=None):
     parser.add_argument("--ds-lambda", type=float, default=None,
                         help="weight of the attention model's doubly stochastic penalty "
                              "(default: the config's; 0 trains it on the caption loss alone)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished cells of an interrupted run with the same "
+                             "settings and train the rest")
     parser.add_argument("--suffix", default=None,
                         help="appended to the results file names (default '' for the full run, "
                              "'_smoke' for --smoke)")
@@ -522,7 +574,7 @@ def main(argv=None):
     if args.ds_lambda is not None:
         cfg["captioner"]["ds_lambda"] = args.ds_lambda
     suffix = args.suffix if args.suffix is not None else ("_smoke" if args.smoke else "")
-    return run(cfg, args.results_dir, args.cache_dir, suffix)
+    return run(cfg, args.results_dir, args.cache_dir, suffix, resume=args.resume)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from rnnlib.cells import GATES
 from rnnlib.results import (
     finish_header,
     merged_header,
+    part_headers,
     read_json,
     resumable,
     run_header,
@@ -94,7 +95,7 @@ def run(out="results/cells.json", cells=CELLS, seed=0, log=print, resume=False,
     result.update({"config": config, "cells": table, "order": list(cells)})
     finish_header(result, note=f"time limit per cell in {cfg['clock']} time")
     if earlier:
-        result = merged_header([earlier, result]) | {"cells": table, "order": list(cells)}
+        result["parts"] = part_headers([earlier, result])  # made by two processes
     if out:
         write_json(out, result)
         log(f"wrote {out}")

@@ -16,11 +16,10 @@ import math
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from rnnlib.clip import clip_by_global_norm, global_norm
-from rnnlib.data import CharVocab, load_tinyshakespeare, streams, train_val_split
+from rnnlib.data import CharVocab, StreamBatches, load_tinyshakespeare, streams, train_val_split
 from rnnlib.models import CharRNN
-from rnnlib.optim import sgd
 from rnnlib.results import finish_header, run_header, write_json
+from rnnlib.training import Trainer
 
 CONFIG = {"cell": "rnn", "hidden_dim": 128, "seq_len": 50, "batch_size": 32,
           "optimizer": "sgd", "lr": 1.0, "wh_gain": 1.0, "clip_threshold": 1.0, "steps": 400,
@@ -34,30 +33,24 @@ def train_run(cfg, train, V, seed, clip):
     # A gain above 1 on a random Gaussian recurrent matrix puts the RNN in the amplifying
     # regime; the default 1/sqrt(H) scale is gain 1.
     model.params["Wh1"] = model.params["Wh1"] * cfg["wh_gain"]
-    opt = {k: {"learning_rate": cfg["lr"]} for k in model.params}
-    T = cfg["seq_len"]
     run = {"step": [], "loss": [], "grad_norm": [], "diverged": False, "diverged_at": None}
-    state, pos = None, 0
-    for step in range(1, cfg["steps"] + 1):
-        if pos + T + 1 > train.shape[1]:
-            pos, state = 0, None
-        x, y = train[:, pos:pos + T], train[:, pos + 1:pos + T + 1]
-        pos += T
-        with np.errstate(all="ignore"):
-            loss, grads, state = model.loss(x, y, h0=state)
-            norm = global_norm(grads)
-            if clip:
-                grads, _ = clip_by_global_norm(grads, cfg["clip_threshold"])
-            for k in model.params:
-                model.params[k], opt[k] = sgd(model.params[k], grads[k], opt[k])
-        ok = math.isfinite(loss) and loss < cfg["blow_up"]
-        run["step"].append(step)
+
+    def record(trainer):
+        loss, norm = trainer.loss, trainer.grad_norm_history[-1]
+        run["step"].append(trainer.iteration)
         run["loss"].append(loss if math.isfinite(loss) else None)
         run["grad_norm"].append(norm if math.isfinite(norm) else None)
-        if not ok and not run["diverged"]:
-            run["diverged"], run["diverged_at"] = True, step
-        if not math.isfinite(loss):
-            break  # NaN weights: nothing more to learn from this run
+        if not (math.isfinite(loss) and loss < cfg["blow_up"]) and not run["diverged"]:
+            run["diverged"], run["diverged_at"] = True, trainer.iteration
+
+    # non_finite='stop': a NaN loss ends the run (NaN weights: nothing more to learn from
+    # it); a finite loss is applied whatever its gradient, which is the point of the run.
+    trainer = Trainer(model, StreamBatches(train, cfg["seq_len"]), num_steps=cfg["steps"],
+                      update_rule=cfg["optimizer"], optim_config={"learning_rate": cfg["lr"]},
+                      clip_norm=cfg["clip_threshold"] if clip else None, non_finite="stop",
+                      seed=seed, callbacks=[record])
+    with np.errstate(all="ignore"):
+        trainer.run()
     finite = [v for v in run["loss"][-20:] if v is not None]
     run["final_loss"] = float(np.mean(finite)) if finite and not run["diverged"] else None
     return run

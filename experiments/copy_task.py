@@ -16,22 +16,31 @@ The model is built from rnnlib's layer functions: an embedding, one recurrent la
 
 import argparse
 import math
-import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from rnnlib import layers as L
 from rnnlib.cells import check_cell_type, init_cell, seq_backward, seq_forward
-from rnnlib.clip import clip_by_global_norm
-from rnnlib.optim import adam
-from rnnlib.results import finish_header, merged_header, read_json, run_header, write_json
+from rnnlib.results import (
+    finish_header,
+    merged_header,
+    part_headers,
+    read_json,
+    resumable,
+    run_header,
+    write_json,
+)
+from rnnlib.training import Model, Trainer
 
 CELLS = ("rnn", "lstm", "peephole", "gru")
 DELAYS = (5, 10, 20, 40, 80)
 CONFIG = {"num_symbols": 8, "num_distractors": 8, "embed_dim": 16, "hidden_dim": 64,
           "batch_size": 64, "lr": 5e-3, "clip": 1.0, "max_steps": 600, "max_seconds": 3600.0,
-          "test_size": 1000, "forget_bias": 1.0}
+          "test_size": 1000, "forget_bias": 1.0, "record_first": 10}
+# What the results table keeps of each run (first_losses: the replay record).
+ROW_KEYS = ("accuracy", "steps", "time_s", "final_loss", "first_losses")
+SUPPORTS_RESUME = True
 
 
 def make_batch(rng, n, k, num_symbols, num_distractors):
@@ -108,22 +117,22 @@ def accuracy(cell, p, x, y):
 
 
 def train_copy(cell, k, cfg, seed, log=None):
-    """Train one model on delay k; return a dict with accuracy, steps, time and the params."""
+    """Train one model on delay k; return a dict with accuracy, steps, time and the params.
+
+    The weights and then the batches come from one generator seeded by (seed, k, cell), so
+    a run's first steps replay from its config and seed.
+    """
     rng = np.random.default_rng([seed, k, CELLS.index(cell)])
     S, Dn = cfg["num_symbols"], cfg["num_distractors"]
     p = init_params(cell, S + Dn + 1, cfg["embed_dim"], cfg["hidden_dim"], S, rng,
                     cfg["forget_bias"])
-    opt = {name: {"learning_rate": cfg["lr"]} for name in p}
-    t0, step, losses = time.perf_counter(), 0, []
-    while step < cfg["max_steps"] and time.perf_counter() - t0 < cfg["max_seconds"]:
-        x, y = make_batch(rng, cfg["batch_size"], k, S, Dn)
-        loss, grads, _ = loss_and_grads(cell, p, x, y)
-        grads, _ = clip_by_global_norm(grads, cfg["clip"])
-        for name in p:
-            p[name], opt[name] = adam(p[name], grads[name], opt[name])
-        losses.append(loss)
-        step += 1
-    elapsed = time.perf_counter() - t0
+    model = Model(p, lambda x, y: loss_and_grads(cell, p, x, y)[:2])
+    trainer = Trainer(model, lambda r: make_batch(r, cfg["batch_size"], k, S, Dn),
+                      num_steps=cfg["max_steps"], update_rule="adam",
+                      optim_config={"learning_rate": cfg["lr"]}, clip_norm=cfg["clip"],
+                      time_limit=cfg["max_seconds"], seed=rng,
+                      record_first=cfg.get("record_first", 0)).run()
+    losses, step, elapsed = trainer.loss_history, trainer.iteration, trainer.elapsed
     test_rng = np.random.default_rng([seed, k, 999])
     xt, yt = make_batch(test_rng, cfg["test_size"], k, S, Dn)
     acc = accuracy(cell, p, xt, yt)
@@ -131,34 +140,55 @@ def train_copy(cell, k, cfg, seed, log=None):
     if log:
         log(f"{cell:8s} k={k:3d}: acc {acc:.3f}, loss {final:.3f}, {step} steps, {elapsed:.1f} s")
     return {"accuracy": acc, "steps": step, "time_s": round(elapsed, 2), "final_loss": final,
-            "params": p}
+            "first_losses": trainer.first_losses, "params": p}
 
 
-def run(out="results/copy_task.json", cells=CELLS, delays=DELAYS, seed=0, log=print, **over):
-    """Every cell on every delay; writes `out` (results/README.md, copy_task/1)."""
+def rows_of(result):
+    """The (cell, k) -> row dict of a results file's table (a partial file gives fewer)."""
+    rows = {}
+    for cell, table in result["cells"].items():
+        for i, k in enumerate(result["delays"][:len(table["accuracy"])]):
+            rows[cell, k] = {key: table[key][i] for key in table}
+    return rows
+
+
+def table_of(rows, cells, delays):
+    """The results table {cell: {key: [value per k]}} of (cell, k) rows; absent rows: null."""
+    return {cell: {key: [rows.get((cell, k), {}).get(key) for k in delays] for key in ROW_KEYS}
+            for cell in cells}
+
+
+def run(out="results/copy_task.json", cells=CELLS, delays=DELAYS, seed=0, log=print,
+        resume=False, **over):
+    """Every cell on every delay; writes `out` (results/README.md, copy_task/1).
+
+    The file is rewritten after every run, marked `partial` until the last, so an
+    interrupted sweep keeps what it did: with resume=True the runs a partial `out` with the
+    same config holds are kept, and only the others train.
+    """
     cfg = {**CONFIG, **over}
     result = run_header("copy_task/1", seed)
-    table = {}
+    result.update({"config": cfg, "delays": list(delays), "chance": 1 / cfg["num_symbols"]})
+    earlier = resumable(out, cfg) if (resume and out) else None
+    rows = rows_of(earlier) if earlier else {}
     # These matrices are small: one BLAS thread is much faster than two that wait for each
     # other on a shared machine (measured 30x under load).
-    keys = ("accuracy", "steps", "time_s", "final_loss")
     with threadpool_limits(limits=1, user_api="blas"):
         for cell in cells:
-            table[cell] = {key: [] for key in keys}
             for k in delays:
+                if (cell, k) in rows:
+                    continue
                 r = train_copy(cell, k, cfg, seed, log)
-                for key in keys:
-                    table[cell][key].append(r[key])
+                rows[cell, k] = {key: r[key] for key in ROW_KEYS}
                 if out:
-                    # A partial file after every run (rows shorter than `delays`), so an
-                    # interrupted sweep keeps what it did; merge() reads such files.
-                    write_json(out, dict(result, config=cfg, delays=list(delays),
-                                         chance=1 / cfg["num_symbols"], cells=table,
-                                         order=list(table), partial=True))
-    result.update({"config": cfg, "delays": list(delays), "chance": 1 / cfg["num_symbols"],
-                   "cells": table, "order": list(cells)})
+                    done = [c for c in cells if any((c, d) in rows for d in delays)]
+                    write_json(out, dict(result, cells=table_of(rows, done, delays),
+                                         order=done, partial=True))
+    result.update({"cells": table_of(rows, cells, delays), "order": list(cells)})
     finish_header(result, note="runs are bounded by max_steps (max_seconds is only a safety "
                                "net; a run that hit it did fewer steps, see steps)")
+    if earlier:
+        result["parts"] = part_headers([earlier, result])  # made by two processes
     if out:
         write_json(out, result)
         log(f"wrote {out}")
@@ -175,23 +205,15 @@ def merge(parts, out="results/copy_task.json", log=print):
     """
     loaded = [read_json(path) for path in parts]
     result = merged_header(loaded)
-    rows = {}  # (cell, k) -> row
+    rows = {}
     for part in loaded:
         if part["config"] != result["config"]:
             raise ValueError("parts differ in config; they cannot be joined")
-        for cell, table in part["cells"].items():
-            for i, k in enumerate(part["delays"][:len(table["accuracy"])]):
-                rows[cell, k] = {key: table[key][i] for key in table}
+        rows.update(rows_of(part))
     delays = sorted({k for _, k in rows})
-    result["delays"] = delays
-    result["cells"] = {}
-    for cell in CELLS:
-        if any(c == cell for c, _ in rows):
-            result["cells"][cell] = {
-                key: [rows.get((cell, k), {}).get(key) for k in delays]
-                for key in ("accuracy", "steps", "time_s", "final_loss")}
-    result["order"] = list(result["cells"])
-    missing = [f"{c} k={k}" for c in result["order"] for k in delays if (c, k) not in rows]
+    order = [cell for cell in CELLS if any(c == cell for c, _ in rows)]
+    result.update({"delays": delays, "cells": table_of(rows, order, delays), "order": order})
+    missing = [f"{c} k={k}" for c in order for k in delays if (c, k) not in rows]
     if missing:
         result["missing"] = missing  # shown as null in the tables
     write_json(out, result)
@@ -210,11 +232,13 @@ def main(argv=None):
     ap.add_argument("--max-steps", type=int, default=CONFIG["max_steps"])
     ap.add_argument("--max-seconds", type=float, default=CONFIG["max_seconds"])
     ap.add_argument("--hidden", type=int, default=CONFIG["hidden_dim"])
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the runs of a partial --out with the same config, do the rest")
     args = ap.parse_args(argv)
     if args.merge:
         merge(args.merge, args.out)
         return
-    run(args.out, tuple(args.cells), tuple(args.delays), args.seed,
+    run(args.out, tuple(args.cells), tuple(args.delays), args.seed, resume=args.resume,
         max_steps=args.max_steps, max_seconds=args.max_seconds, hidden_dim=args.hidden)
 
 

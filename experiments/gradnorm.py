@@ -15,6 +15,7 @@ import argparse
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from experiments.copy_task import CELLS as COPY_CELLS
 from experiments.copy_task import CONFIG as COPY_CONFIG
 from experiments.copy_task import init_params, make_batch, train_copy
 from rnnlib import layers as L
@@ -76,14 +77,16 @@ def run(out="results/gradnorm.json", seed=0, log=print, **over):
     cells = {}
     with threadpool_limits(limits=1, user_api="blas"):
         for cell in ("rnn", "lstm"):
-            rng = np.random.default_rng([seed, k, ("rnn", "lstm", "peephole", "gru").index(cell)])
+            # The generator train_copy starts from: the initial weights are the trained run's.
+            rng = np.random.default_rng([seed, k, COPY_CELLS.index(cell)])
             p0 = init_params(cell, S + Dn + 1, copy_cfg["embed_dim"], copy_cfg["hidden_dim"], S,
                              rng, copy_cfg["forget_bias"])
             init_h, init_c = gradient_norms(cell, p0, x, y)
             trained = train_copy(cell, k, copy_cfg, seed, log)
             tr_h, tr_c = gradient_norms(cell, trained["params"], x, y)
             cells[cell] = {"init": init_h, "trained": tr_h, "train_accuracy": trained["accuracy"],
-                           "train_steps": trained["steps"]}
+                           "train_steps": trained["steps"],
+                           "train_first_losses": trained["first_losses"]}
             if init_c is not None:
                 cells[cell]["init_c"] = init_c
                 cells[cell]["trained_c"] = tr_c
@@ -95,7 +98,7 @@ def run(out="results/gradnorm.json", seed=0, log=print, **over):
                    "batch_size": cfg["batch_size"], "train_steps": cfg["train_max_steps"],
                    "train_max_seconds": cfg["train_max_seconds"],
                    "task": f"copy task (experiments/copy_task.py) with delay {k}, loss on the "
-                           f"last step only"},
+                           f"last step only", "copy_config": copy_cfg},
         "distance": list(range(k + 1)),
         "cells": cells,
     })

@@ -260,3 +260,43 @@ class StreamBatches:
 
     def load_state_dict(self, state):
         self.pos = int(state["pos"])
+
+
+class ShuffledBatches:
+    """Minibatches of a data set of n items in a fresh random order every epoch.
+
+    Each epoch draws a permutation of range(n) from the generator it is called with and
+    serves ``n // batch_size`` consecutive slices of it (the remainder is dropped); a call
+    returns ``take(idx, rng)``, the batch for the indices idx (e.g. the rows of the arrays).
+    For `rnnlib.training.Trainer`, which calls it with its generator; the position in the
+    epoch is checkpointed (``state_dict``).
+
+    Inputs:
+    - n: number of items; batch_size: items per batch (at most n).
+    - take: function ``take(idx, rng) -> batch``.
+    - sort: give each batch's indices in increasing order (faster gathers; same items).
+    """
+
+    def __init__(self, n, batch_size, take, sort=False):
+        if not 0 < int(batch_size) <= int(n):
+            raise ValueError(f"batch_size must be in [1, n = {n}], got {batch_size!r}")
+        self.n, self.batch_size, self.take, self.sort = int(n), int(batch_size), take, sort
+        self.order, self.next = None, 0
+
+    def __len__(self):
+        return self.n // self.batch_size
+
+    def __call__(self, rng):
+        if self.order is None or self.next == len(self):
+            self.order, self.next = rng.permutation(self.n), 0
+        b, bs = self.next, self.batch_size
+        idx = self.order[b * bs:(b + 1) * bs]
+        self.next += 1
+        return self.take(np.sort(idx) if self.sort else idx, rng)
+
+    def state_dict(self):
+        """The epoch's order and the next batch in it (for checkpoints)."""
+        return {"order": self.order, "next": self.next}
+
+    def load_state_dict(self, state):
+        self.order, self.next = state["order"], int(state["next"])

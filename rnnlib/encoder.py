@@ -29,15 +29,14 @@ It is trained on an auxiliary task built from the generator's labels, never from
 The loss is the mean of the two softmax cross-entropies; the model is trained with Adam.
 """
 
-import time
-
 import numpy as np
 
 from rnnlib import conv
+from rnnlib.data import ShuffledBatches
 from rnnlib.layers.affine import affine_backward, affine_forward
 from rnnlib.layers.softmax import temporal_softmax_loss
-from rnnlib.optim import adam
 from rnnlib.scenes import COLOUR_NAMES, MAX_OBJECTS, SHAPES, SIZE_NAMES, cell_targets
+from rnnlib.training import Trainer, linear_schedule
 
 # Classes of the three attribute heads, each with a leading "none" class.
 HEAD_SIZES = (len(SHAPES) + 1, len(COLOUR_NAMES) + 1, len(SIZE_NAMES) + 1)
@@ -196,7 +195,7 @@ def auxiliary_labels(data, grid_size):
 
 
 def train_encoder(encoder, data, epochs=4, batch_size=64, lr=2e-3, seed=0, log=print):
-    """Train a SceneEncoder on the auxiliary task with Adam.
+    """Train a SceneEncoder on the auxiliary task with Adam (rnnlib.training.Trainer).
 
     Inputs:
     - encoder: a SceneEncoder (its params are updated in place).
@@ -208,31 +207,26 @@ def train_encoder(encoder, data, epochs=4, batch_size=64, lr=2e-3, seed=0, log=p
     - log: function called with progress lines (or None).
 
     Returns:
-    - history: dict with 'loss' (per step), 'time_s' (seconds of training) and 'steps'.
+    - history: dict with 'loss' (per step), 'time_s' (seconds of training), 'steps' and
+      'first_losses' (the first ten losses, for a replay).
     """
-    rng = np.random.default_rng(seed)
     cell_labels, slot_labels = auxiliary_labels(data, encoder.grid_size)
-    n = len(data["images"])
-    steps_per_epoch = n // batch_size
-    total = epochs * steps_per_epoch
-    configs = {k: {"learning_rate": lr} for k in encoder.params}
-    losses, start, step = [], time.perf_counter(), 0
-    for epoch in range(epochs):
-        order = rng.permutation(n)
-        for b in range(steps_per_epoch):
-            idx = np.sort(order[b * batch_size:(b + 1) * batch_size])
-            loss, grads = encoder.loss(data["images"][idx], cell_labels[idx], slot_labels[idx])
-            rate = lr * (1 - 0.9 * step / max(1, total))
-            for k, g in grads.items():
-                configs[k]["learning_rate"] = rate
-                encoder.params[k], configs[k] = adam(encoder.params[k], g, configs[k])
-            losses.append(loss)
-            step += 1
-        if log:
-            recent = float(np.mean(losses[-steps_per_epoch:]))
-            log(f"encoder epoch {epoch + 1}/{epochs}: loss {recent:.4f} "
-                f"({time.perf_counter() - start:.0f} s)")
-    return {"loss": losses, "time_s": time.perf_counter() - start, "steps": step}
+    batches = ShuffledBatches(len(data["images"]), batch_size, sort=True, take=lambda idx, _: (
+        data["images"][idx], cell_labels[idx], slot_labels[idx]))
+    total = epochs * len(batches)
+
+    def log_epoch(trainer):
+        if log and trainer.epoch_end:
+            recent = float(np.mean(trainer.loss_history[-len(batches):]))
+            log(f"encoder epoch {trainer.epoch}/{epochs}: loss {recent:.4f} "
+                f"({trainer.elapsed:.0f} s)")
+
+    trainer = Trainer(encoder, batches, num_steps=total, update_rule="adam",
+                      optim_config={"learning_rate": lr}, schedule=linear_schedule(lr, total),
+                      seed=seed, steps_per_epoch=len(batches), callbacks=[log_epoch],
+                      record_first=10).run()
+    return {"loss": trainer.loss_history, "time_s": trainer.elapsed, "steps": trainer.iteration,
+            "first_losses": trainer.first_losses}
 
 
 def attribute_accuracy(encoder, data, batch_size=500):

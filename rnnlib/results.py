@@ -103,16 +103,25 @@ def finish_header(result, note=None):
     return result
 
 
+def part_headers(results):
+    """The provenance of every run behind the results dicts `results` (a merged one's parts).
+
+    Returns a list of {"command", "git_rev", "date", "machine"}, one per run.
+    """
+    runs = [p for r in results for p in (r.get("parts") or [r])]
+    return [{"command": p["command"], "git_rev": p["git_rev"], "date": p["date"],
+             "machine": p["machine"]} for p in runs]
+
+
 def merged_header(parts):
     """The header of a file joined from results dicts `parts`: the first part's, plus 'parts'.
 
-    Each entry of 'parts' keeps one part's command, revision, date and machine, so a merged
-    file names every run that made it.
+    Each entry of 'parts' keeps one run's command, revision, date and machine, so a merged
+    file names every run that made it (a part that was merged itself gives all of its own).
     """
     result = dict(parts[0])
     result.pop("partial", None)
-    result["parts"] = [{"command": p["command"], "git_rev": p["git_rev"], "date": p["date"],
-                        "machine": p["machine"]} for p in parts]
+    result["parts"] = part_headers(parts)
     return result
 
 

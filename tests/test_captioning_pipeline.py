@@ -131,3 +131,18 @@ def test_smoke_run(tmp_path):
     again = captioning.main(["--smoke", "--cells", "rnn", "--results-dir", str(tmp_path),
                              "--cache-dir", str(tmp_path / "cache")])
     assert again["encoder"]["cached"]
+
+
+def test_smoke_run_resumes_after_the_finished_cells(tmp_path):
+    args = ["--smoke", "--results-dir", str(tmp_path), "--cache-dir", str(tmp_path / "cache")]
+    captioning.main([*args, "--cells", "rnn", "lstm"])
+    path = tmp_path / "captioning_smoke.json"
+    saved = json.loads(path.read_text())
+    assert len(saved["cells"]["rnn"]["first_losses"]) == min(10, saved["cells"]["rnn"]["steps"])
+    # As if interrupted after the first cell.
+    cut = {**saved, "complete": False, "partial": True, "cells": {"rnn": saved["cells"]["rnn"]}}
+    path.write_text(json.dumps(cut))
+    again = captioning.main([*args, "--cells", "rnn", "lstm", "--resume"])
+    assert again["cells"]["rnn"] == saved["cells"]["rnn"] and again["complete"]
+    assert again["cells"]["lstm"]["first_losses"] == saved["cells"]["lstm"]["first_losses"]
+    assert len(again["parts"]) == 2 and "partial" not in json.loads(path.read_text())

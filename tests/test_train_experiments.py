@@ -145,3 +145,25 @@ def test_cells_run_keeps_finished_cells_on_resume(tmp_path):
     assert any("rnn: kept" in line for line in logged)
     assert both["cells"]["rnn"] == saved["cells"]["rnn"] and both["order"] == ["rnn", "gru"]
     assert len(both["parts"]) == 2 and "partial" not in json.loads(out.read_text())
+
+
+def test_copy_run_resumes_a_partial_sweep(tmp_path):
+    out = tmp_path / "c.json"
+    small = {"max_steps": 3, "test_size": 10, "hidden_dim": 4}
+    copy_task.run(str(out), cells=("rnn",), delays=(2, 3), log=lambda s: None, **small)
+    saved = json.loads(out.read_text())
+    # As if interrupted after the first run: one row of one cell.
+    cut = {**saved, "partial": True, "delays": [2, 3],
+           "cells": {"rnn": {k: v[:1] for k, v in saved["cells"]["rnn"].items()}}}
+    cut["cells"]["rnn"]["accuracy"] = [-1.0]  # a marker: kept rows are not retrained
+    out.write_text(json.dumps(cut))
+    res = copy_task.run(str(out), cells=("rnn", "gru"), delays=(2, 3), log=lambda s: None,
+                        resume=True, **small)
+    assert res["cells"]["rnn"]["accuracy"] == [-1.0, saved["cells"]["rnn"]["accuracy"][1]]
+    assert res["cells"]["rnn"]["first_losses"] == saved["cells"]["rnn"]["first_losses"]
+    assert res["cells"]["gru"]["steps"] == [3, 3] and len(res["parts"]) == 2
+    # Another config is another experiment: nothing is kept.
+    out.write_text(json.dumps(cut))
+    fresh = copy_task.run(str(out), cells=("rnn",), delays=(2, 3), log=lambda s: None,
+                          resume=True, **{**small, "lr": 1e-3})
+    assert fresh["cells"]["rnn"]["accuracy"][0] != -1.0 and "parts" not in fresh
