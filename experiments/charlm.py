@@ -24,6 +24,7 @@ CONFIG = {**DEFAULTS, "cell": "lstm", "hidden": 512, "layers": 2, "dropout": 0.3
           "seq": 100, "lr": 2e-3, "lr_schedule": "cosine", "lr_min_frac": 0.1, "clip": 5.0,
           "max_steps": 900, "minutes": 15.0, "eval_every": 50, "ckpt_dir": "checkpoints/charlm",
           "seed": 0, "out": "results/charlm.json", "threads": 1}
+SUPPORTS_RESUME = True
 
 
 def run(log=print, **over):

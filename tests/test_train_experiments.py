@@ -167,3 +167,19 @@ def test_copy_run_resumes_a_partial_sweep(tmp_path):
     fresh = copy_task.run(str(out), cells=("rnn",), delays=(2, 3), log=lambda s: None,
                           resume=True, **{**small, "lr": 1e-3})
     assert fresh["cells"]["rnn"]["accuracy"][0] != -1.0 and "parts" not in fresh
+
+
+def test_all_runs_named_experiments_and_passes_resume(monkeypatch, capsys):
+    calls = []
+    for name in ("copy_task", "gradnorm"):
+        module = importlib.import_module(f"experiments.{name}")
+        monkeypatch.setattr(module, "main", lambda argv, name=name: calls.append((name, argv)))
+    all_experiments.main(["gradnorm", "copy_task", "--resume"])
+    assert calls == [("copy_task", ["--resume"]), ("gradnorm", [])]  # in make results' order
+    assert "gradnorm cannot resume" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        all_experiments.main(["copy_taks"])
+    assert "unknown experiment(s) copy_taks" in capsys.readouterr().err
+    all_experiments.main(["--list"])
+    listed = capsys.readouterr().out
+    assert "cells        resumes" in listed and "clipping     reruns" in listed
