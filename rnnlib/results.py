@@ -19,6 +19,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -208,16 +209,25 @@ def resumable(path, config):
     return old
 
 
-def provenance(result):
-    """Lines saying which command(s) at which revision(s) made a results dict."""
+def provenance(result, width=88):
+    """Lines saying which command(s) at which revision(s) made a results dict.
+
+    Each run gives its command (wrapped shell-style to `width` columns, so it fits a book
+    page), its revision and date, and the machine's load note.
+    """
     def one(part):
-        return f"`{part['command']}` at revision {part['git_rev'][:10]} ({part['date']})"
+        words = textwrap.wrap(part["command"], width - 6, break_long_words=False,
+                              break_on_hyphens=False)
+        when = (part["date"] or "unfinished")[:10]
+        note = textwrap.wrap(part["machine"]["note"], width - 4)
+        return ["  " + " \\\n    ".join(words),
+                f"    at revision {part['git_rev'][:10]}, {when}",
+                *("    " + line for line in note)]
 
     parts = result.get("parts")
     if not parts:
-        return [f"made by {one(result)}; {result['machine']['note']}"]
-    return [f"merged from {len(parts)} runs:"] + [f"  {one(p)}; {p['machine']['note']}"
-                                                  for p in parts]
+        return ["made by"] + one(result)
+    return [f"made by {len(parts)} runs, merged:"] + [ln for p in parts for ln in one(p)]
 
 
 def load_results(name, *fallbacks, folder=None):

@@ -48,7 +48,8 @@ def test_load_results_prints_command_and_revision(tmp_path, capsys):
     loaded = results.load_results("a.json", folder=tmp_path)
     assert loaded["value"] == 3
     out = capsys.readouterr().out
-    assert "results/a.json: made by `python -m experiments.a` at revision abc123" in out
+    assert out.startswith("results/a.json: made by\n  python -m experiments.a\n"
+                          "    at revision abc123, 20")
 
 
 def test_load_results_names_every_part_of_a_merged_file(tmp_path, capsys):
@@ -56,9 +57,9 @@ def test_load_results_names_every_part_of_a_merged_file(tmp_path, capsys):
     results.write_json(tmp_path / "m.json", results.merged_header(parts))
     results.load_results("m.json", folder=tmp_path)
     out = capsys.readouterr().out
-    assert "merged from 3 runs" in out
+    assert "made by 3 runs, merged" in out
     for i in range(3):
-        assert f"`python -m experiments.a --part {i}` at revision rev{i}" in out
+        assert f"  python -m experiments.a --part {i}\n    at revision rev{i}, 20" in out
 
 
 def test_load_results_fallback_and_missing(tmp_path, capsys):
@@ -74,8 +75,10 @@ def test_load_results_fallback_and_missing(tmp_path, capsys):
 def test_every_committed_results_file_names_its_makers(path, capsys):
     loaded = results.load_results(path.name)
     out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 88  # fits a book page
+    unwrapped = out.replace(" \\\n    ", " ")
     for part in loaded.get("parts") or [loaded]:
-        assert part["command"] in out and part["git_rev"][:10] in out
+        assert part["command"] in unwrapped and part["git_rev"][:10] in out
 
 
 def test_resumable_needs_a_partial_file_with_the_same_config(tmp_path):
