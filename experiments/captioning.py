@@ -345,32 +345,17 @@ def object_word_attention(caption_ids, maps, test, idx_to_word, grid):
         words = [idx_to_word[int(t)] for t in row]
         if "<END>" in words:
             words = words[:words.index("<END>")]
-        for t, w in enumerate(words):
-            if w not in scenes.SHAPES or t < 2:
-                continue
-            colour = words[t - 1]
-            match = [j for j in range(test["num_objects"][n])
-                     if scenes.SHAPES[test["attributes"][n, j, 0]] == w
-                     and scenes.COLOUR_NAMES[test["attributes"][n, j, 1]] == colour]
-            if len(match) != 1:
+        for t, region in _mentions(words, n, test, coverage):
+            if region is None:
                 unmatched += 1
                 continue
-            region = coverage[n, match[0]] > 0
             mention = [float(maps[n, t - 2 + i][region].sum()) for i in range(3)]
             for kind, mass in zip(kinds, mention, strict=True):
                 masses[kind].append(mass)
             phrase_max.append(max(mention))
             fractions.append(float(region.mean()))
     masses["all"] = masses["size"] + masses["colour"] + masses["shape"]
-
-    def stats(v):
-        if not v:
-            return {"mean_mass": None, "median_mass": None, "share_at_least_half": None}
-        v = np.asarray(v)
-        return {"mean_mass": float(v.mean()), "median_mass": float(np.median(v)),
-                "share_at_least_half": float(np.mean(v >= 0.5))}
-
-    by_word = {k: stats(v) for k, v in masses.items()}
+    by_word = {k: _mass_stats(v) for k, v in masses.items()}
     return {
         "mean_mass": by_word["shape"]["mean_mass"],
         "share_words_mass_at_least_half": by_word["shape"]["share_at_least_half"],
@@ -381,6 +366,28 @@ def object_word_attention(caption_ids, maps, test, idx_to_word, grid):
         "mentions": len(phrase_max),
         "unmatched": unmatched,
     }
+
+
+def _mentions(words, n, test, coverage):
+    """The object mentions of caption `words` of test image n: (t, region) per shape word
+    at t >= 2, region the bool (P, P) cells of the object it names, None if none matches."""
+    for t, w in enumerate(words):
+        if w not in scenes.SHAPES or t < 2:
+            continue
+        colour = words[t - 1]
+        match = [j for j in range(test["num_objects"][n])
+                 if scenes.SHAPES[test["attributes"][n, j, 0]] == w
+                 and scenes.COLOUR_NAMES[test["attributes"][n, j, 1]] == colour]
+        yield t, (coverage[n, match[0]] > 0 if len(match) == 1 else None)
+
+
+def _mass_stats(v):
+    """Mean and median attention mass of a list, and the share at least 0.5 (None if empty)."""
+    if not v:
+        return {"mean_mass": None, "median_mass": None, "share_at_least_half": None}
+    v = np.asarray(v)
+    return {"mean_mass": float(v.mean()), "median_mass": float(np.median(v)),
+            "share_at_least_half": float(np.mean(v >= 0.5))}
 
 
 def draw_attention(npz_path, png_path, rows=4):

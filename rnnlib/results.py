@@ -157,10 +157,9 @@ def atomic_write_bytes(path, data):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    finally:
+        if os.path.exists(tmp):  # only when the write failed: a renamed file is gone
             os.unlink(tmp)
-        raise
 
 
 def write_json(path, obj):

@@ -241,18 +241,7 @@ def train_charlm(cfg=None, log=print, **overrides):
     progress = Progress("charlm", every=10, enabled=cfg["progress"])
     monitor = CharLMMonitor(cfg, model, vocab, val, folder,
                             progress.write if cfg["progress"] else log)
-    callbacks = [progress, monitor]
-    if folder:
-        callbacks.append(Checkpoints(os.path.join(folder, "last"), every=cfg["eval_every"]))
-    trainer = Trainer(
-        model, StreamBatches(train, cfg["seq"]), num_steps=cfg["max_steps"],
-        update_rule="adam", optim_config={"learning_rate": cfg["lr"]},
-        schedule=step_schedule(cfg["lr_schedule"], cfg["lr"], cfg["max_steps"],
-                               cfg["lr_min_frac"], cfg["warmup_frac"]),
-        clip_norm=cfg["clip"] or None, non_finite="stop",
-        time_limit=cfg["minutes"] * 60.0 if cfg["minutes"] else None, clock=cfg["clock"],
-        seed=cfg["seed"], callbacks=callbacks, record_first=cfg["record_first"],
-        metadata={"config": cfg})
+    trainer = _trainer(cfg, model, train, [progress, monitor])
     if cfg["resume"] and folder and checkpoint.exists(os.path.join(folder, "last")):
         tree = checkpoint.load(os.path.join(folder, "last"))
         _check_same_run(tree["metadata"]["config"], cfg)
@@ -275,6 +264,23 @@ def train_charlm(cfg=None, log=print, **overrides):
         f"{monitor.best['step']}; {trainer.iteration} steps in {trainer.elapsed:.0f} s "
         f"({trainer.stopping})")
     return result
+
+
+def _trainer(cfg, model, train, callbacks):
+    """The Trainer of a character-model run: Adam, the step-indexed schedule, clipping,
+    the time limit, and the last checkpoint (for --resume) at every evaluation."""
+    if cfg["ckpt_dir"]:
+        callbacks = [*callbacks, Checkpoints(os.path.join(cfg["ckpt_dir"], "last"),
+                                             every=cfg["eval_every"])]
+    return Trainer(
+        model, StreamBatches(train, cfg["seq"]), num_steps=cfg["max_steps"],
+        update_rule="adam", optim_config={"learning_rate": cfg["lr"]},
+        schedule=step_schedule(cfg["lr_schedule"], cfg["lr"], cfg["max_steps"],
+                               cfg["lr_min_frac"], cfg["warmup_frac"]),
+        clip_norm=cfg["clip"] or None, non_finite="stop",
+        time_limit=cfg["minutes"] * 60.0 if cfg["minutes"] else None, clock=cfg["clock"],
+        seed=cfg["seed"], callbacks=callbacks, record_first=cfg["record_first"],
+        metadata={"config": cfg})
 
 
 def _report(cfg, trainer, monitor, V, val):

@@ -239,15 +239,20 @@ class CaptioningRNN:
         self._need_start()
         if int(beam_size) < 1:
             raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
-        beam_size = int(beam_size)
         features = self._features(features)
-        N = features.shape[0]
-        p = self.params
-        cell = self._cell_params()
-        V = p["W_vocab"].shape[1]
-        banned = [self._null, self._start]
         H0, C0, A0, _ = self._project(features)
-        captions = np.full((N, max_length), self._null, dtype=np.int64)
+        captions = np.full((features.shape[0], max_length), self._null, dtype=np.int64)
+        for n in range(features.shape[0]):
+            best = self._beam_one(H0[n : n + 1], None if C0 is None else C0[n : n + 1],
+                                  None if A0 is None else A0[n : n + 1], int(beam_size),
+                                  max_length, length_norm)
+            captions[n, : len(best)] = best
+        return captions
+
+    def _beam_one(self, h, c, A, beam_size, max_length, length_norm):
+        """Beam search (see beam_search) for one image from its initial state h, c (1, H) and
+        projected grid A (or None); returns the tokens of the best finished caption."""
+        p, cell, V = self.params, self._cell_params(), self.params["W_vocab"].shape[1]
 
         def rank(logp, length):
             return logp / length if length_norm else logp
@@ -257,52 +262,38 @@ class CaptioningRNN:
             # its total, and a longer caption divides a negative total by more.
             return np.minimum(logp, 0.0) / max_length if length_norm else logp
 
-        for n in range(N):
-            # Live hypotheses as arrays: tokens (K, t), cumulative log-probs (K,), states.
-            tokens = np.zeros((1, 0), dtype=np.int64)
-            logp = np.zeros(1)
-            h = H0[n : n + 1]
-            c = None if C0 is None else C0[n : n + 1]
-            A = None if A0 is None else A0[n : n + 1]
-            word = np.array([self._start])
-            in_beam = []  # finished hypotheses still in the beam: (score, tokens)
-            results = []  # every finished hypothesis that entered the beam: (score, tokens)
-            for t in range(max_length):
-                K = len(logp)
-                Ak = None if A is None else np.repeat(A, K, axis=0)
-                h, c, _ = step(self.cell_type, p["W_embed"][word], h, c, cell, Ak)
-                step_logp = log_softmax((h @ p["W_vocab"] + p["b_vocab"]).astype(np.float64))
-                step_logp[:, banned] = -np.inf
-                total = (logp[:, None] + step_logp).ravel()
-                # Finished hypotheses first, so that they win ties.
-                scores = np.concatenate([np.array([s for s, _ in in_beam]),
-                                         rank(total, t + 1)])
-                best = np.argsort(-scores, kind="stable")[:beam_size]
-                best = best[np.isfinite(scores[best])]
-                kept = [in_beam[i] for i in best[best < len(in_beam)]]
-                ext = best[best >= len(in_beam)] - len(in_beam)
-                src, word = ext // V, ext % V
-                tokens = np.concatenate([tokens[src], word[:, None]], axis=1)
-                logp = total[ext]
-                h = h[src]
-                c = None if c is None else c[src]
-                ended = (word == self._end if self._end is not None
-                         else np.zeros(len(word), dtype=bool))
-                if t == max_length - 1:
-                    ended[:] = True
-                new = [(float(rank(logp[k], t + 1)), tokens[k]) for k in np.flatnonzero(ended)]
-                in_beam = kept + new
-                results += new
-                live = ~ended
-                tokens, logp, h, word = tokens[live], logp[live], h[live], word[live]
-                c = None if c is None else c[live]
-                if len(logp) == 0:
-                    break
-                if results and max(s for s, _ in results) >= bound(logp).max():
-                    break
-            best_tokens = max(results, key=lambda item: item[0])[1]
-            captions[n, : len(best_tokens)] = best_tokens
-        return captions
+        # Live hypotheses as arrays: tokens (K, t), cumulative log-probs (K,), states.
+        tokens, logp, word = np.zeros((1, 0), dtype=np.int64), np.zeros(1), np.array([self._start])
+        in_beam = []  # finished hypotheses still in the beam: (score, tokens)
+        results = []  # every finished hypothesis that entered the beam: (score, tokens)
+        for t in range(max_length):
+            Ak = None if A is None else np.repeat(A, len(logp), axis=0)
+            h, c, _ = step(self.cell_type, p["W_embed"][word], h, c, cell, Ak)
+            step_logp = log_softmax((h @ p["W_vocab"] + p["b_vocab"]).astype(np.float64))
+            step_logp[:, [self._null, self._start]] = -np.inf
+            total = (logp[:, None] + step_logp).ravel()
+            # Finished hypotheses first, so that they win ties.
+            scores = np.concatenate([np.array([s for s, _ in in_beam]), rank(total, t + 1)])
+            best = np.argsort(-scores, kind="stable")[:beam_size]
+            best = best[np.isfinite(scores[best])]
+            kept = [in_beam[i] for i in best[best < len(in_beam)]]
+            ext = best[best >= len(in_beam)] - len(in_beam)
+            src, word = ext // V, ext % V
+            tokens, logp = np.concatenate([tokens[src], word[:, None]], axis=1), total[ext]
+            h, c = h[src], None if c is None else c[src]
+            ended = (word == self._end if self._end is not None
+                     else np.zeros(len(word), dtype=bool))
+            if t == max_length - 1:
+                ended[:] = True
+            new = [(float(rank(logp[k], t + 1)), tokens[k]) for k in np.flatnonzero(ended)]
+            in_beam = kept + new
+            results += new
+            live = ~ended
+            tokens, logp, h, word = tokens[live], logp[live], h[live], word[live]
+            c = None if c is None else c[live]
+            if len(logp) == 0 or (results and max(s for s, _ in results) >= bound(logp).max()):
+                break
+        return max(results, key=lambda item: item[0])[1]
 
 
 def decode_captions(captions, idx_to_word):
