@@ -208,6 +208,7 @@ def encoder_features(cfg, train, test, cache_dir, log=print):
         "encode_time_s": encode_s,
         "first_loss": float(np.mean(losses[:10])),
         "final_loss": float(np.mean(losses[-max(1, len(losses) // 10):])),
+        "first_losses": hist["first_losses"],
         "test_accuracy": attribute_accuracy(enc, test),
         "feature_vector_shape": list(train_vec.shape[1:]),
         "feature_grid_shape": list(train_grid.shape[1:]),
