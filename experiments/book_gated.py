@@ -84,8 +84,11 @@ def solved(scores, y, mask):
     return right.all(axis=1)
 
 
-def train_timing(cell, cfg, seed, log=None):
-    """Train one model; return accuracy overall and per interval, steps and time."""
+def train_timing(cell, cfg, seed, log=None, stop_at=None):
+    """Train one model; return accuracy overall and per interval, steps and time.
+
+    stop_at=K ends the run after K steps (a replay of a recorded run's first steps).
+    """
     rng = np.random.default_rng([seed, 6])  # the same initial weights for both cells
     p = init_params(cell, 2, cfg["embed_dim"], cfg["hidden_dim"], 2, rng, cfg["forget_bias"])
     dims = (cfg["min_delay"], cfg["max_delay"], cfg["max_start"])
@@ -111,7 +114,7 @@ def train_timing(cell, cfg, seed, log=None):
                       seed=[seed, 7],  # the same batches for both cells
                       callbacks=[validate], record_first=cfg.get("record_first", 0))
     validate(trainer)
-    trainer.run()
+    trainer.run(stop_at=stop_at)
     result = test_timing(cell, p, cfg, seed, trainer.loss_history)
     if log:
         log(f"{cell:8s} seed {seed}: solved {result['accuracy']:.3f}, {trainer.iteration} "

@@ -116,11 +116,11 @@ def accuracy(cell, p, x, y):
     return float((scores.argmax(axis=1) == y).mean())
 
 
-def train_copy(cell, k, cfg, seed, log=None):
+def train_copy(cell, k, cfg, seed, log=None, stop_at=None):
     """Train one model on delay k; return a dict with accuracy, steps, time and the params.
 
     The weights and then the batches come from one generator seeded by (seed, k, cell), so
-    a run's first steps replay from its config and seed.
+    a run's first steps replay from its config and seed (stop_at=K ends a replay after K).
     """
     rng = np.random.default_rng([seed, k, CELLS.index(cell)])
     S, Dn = cfg["num_symbols"], cfg["num_distractors"]
@@ -131,7 +131,7 @@ def train_copy(cell, k, cfg, seed, log=None):
                       num_steps=cfg["max_steps"], update_rule="adam",
                       optim_config={"learning_rate": cfg["lr"]}, clip_norm=cfg["clip"],
                       time_limit=cfg["max_seconds"], seed=rng,
-                      record_first=cfg.get("record_first", 0)).run()
+                      record_first=cfg.get("record_first", 0)).run(stop_at=stop_at)
     losses, step, elapsed = trainer.loss_history, trainer.iteration, trainer.elapsed
     test_rng = np.random.default_rng([seed, k, 999])
     xt, yt = make_batch(test_rng, cfg["test_size"], k, S, Dn)

@@ -183,3 +183,23 @@ def test_all_runs_named_experiments_and_passes_resume(monkeypatch, capsys):
     all_experiments.main(["--list"])
     listed = capsys.readouterr().out
     assert "cells        resumes" in listed and "clipping     reruns" in listed
+
+
+def test_first_losses_replay_from_the_recorded_config_and_seed(tmp_path):
+    """What issue 12's replay test relies on: a results file's config and seed rebuild each
+    run, and its first K steps give the recorded losses bit for bit."""
+    from experiments import book_gated
+
+    res = copy_task.run(str(tmp_path / "c.json"), cells=("lstm", "gru"), delays=(3,),
+                        seed=2, log=lambda s: None, max_steps=12, record_first=4,
+                        test_size=10, hidden_dim=5)
+    saved = json.loads((tmp_path / "c.json").read_text())
+    for cell in saved["order"]:
+        replay = copy_task.train_copy(cell, 3, saved["config"], saved["seed"], stop_at=4)
+        assert replay["first_losses"] == saved["cells"][cell]["first_losses"][0]
+        assert len(replay["first_losses"]) == 4 and replay["steps"] == 4
+    assert res["cells"]["gru"]["first_losses"] == saved["cells"]["gru"]["first_losses"]
+    timing = book_gated.run_timing(None, log=None, max_steps=6, seeds=[1], eval_every=3,
+                                   val_size=8, test_size=8, hidden_dim=4, record_first=3)
+    again = book_gated.train_timing("peephole", timing["config"], 1, stop_at=3)
+    assert again["first_losses"] == timing["cells"]["peephole"][0]["first_losses"]
