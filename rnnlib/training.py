@@ -179,7 +179,7 @@ class Trainer:
         self.metadata = dict(metadata or {})
         self.optim_configs = {p: copy.deepcopy(self.optim_config) for p in self.params}
         self.iteration, self.elapsed, self.skipped_steps = 0, 0.0, 0
-        self.state, self.stopping, self.loss, self.grads = None, None, None, None
+        self.state, self.stopping, self.loss = None, None, None
         self.loss_history, self.grad_norm_history = [], []
 
     # ------------------------------------------------------------------ the loop
@@ -263,7 +263,7 @@ class Trainer:
             grads, norm = clip_by_global_norm(grads, self.clip_norm)
         else:
             norm = global_norm(grads)
-        self.loss, self.grads = loss, grads
+        self.loss = loss
         self.loss_history.append(loss)
         self.grad_norm_history.append(norm)
         if self.non_finite == "stop" and not math.isfinite(loss):
