@@ -5,9 +5,9 @@ and backward functions, so a student who wrote those can run these too.
 """
 
 import numpy as np
-from rnntools.checks import dims, expect
 
 from rnnlib.layers.rnn import rnn_backward, rnn_forward
+from rnntools.checks import dims, expect
 
 
 def truncated_bptt(x, h0, Wx, Wh, b, dh, chunk):

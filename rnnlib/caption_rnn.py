@@ -8,7 +8,6 @@ W_embed (V, W), Wx (W, H), Wh (H, H), b (H,), W_vocab (H, V), b_vocab (V,).
 """
 
 import numpy as np
-from rnntools.checks import dims, expect_int
 
 from rnnlib.layers import (
     affine_backward,
@@ -22,6 +21,7 @@ from rnnlib.layers import (
     word_embedding_backward,
     word_embedding_forward,
 )
+from rnntools.checks import dims, expect_int
 
 
 def captioning_loss(features, captions, params, null_idx=0):

@@ -5,6 +5,7 @@ tokens. A bigram model predicts token x[t] from x[t-1] alone.
 """
 
 import numpy as np
+
 from rnntools.checks import dims, expect, expect_int
 
 

@@ -5,6 +5,7 @@ function of its inputs: the same draws give the same tokens, which makes samplin
 """
 
 import numpy as np
+
 from rnntools.checks import dims, expect
 
 

@@ -1,10 +1,10 @@
 """The numerical-gradient helpers students use (rnntools.gradcheck, re-exported by rnnlib)."""
 
 import numpy as np
-import rnntools.gradcheck
-from rnntools.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 import rnnlib.gradcheck
+import rnntools.gradcheck
+from rnntools.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 
 def test_rnnlib_reexports_the_student_copy():

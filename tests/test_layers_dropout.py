@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from rnntools.gradcheck import eval_numerical_gradient_array, rel_error
 
 from rnnlib.layers import dropout_backward, dropout_forward
+from rnntools.gradcheck import eval_numerical_gradient_array, rel_error
 
 
 @pytest.mark.parametrize("p", [0.25, 0.5, 0.9])

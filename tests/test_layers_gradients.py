@@ -15,9 +15,9 @@ import zlib
 
 import numpy as np
 import pytest
-from rnntools.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 from rnnlib import layers as L
+from rnntools.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 TOL = 1e-7
 MIN_ENTRY = 5e-4

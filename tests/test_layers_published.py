@@ -10,9 +10,9 @@ Wh (H, 4H) and Wattn (H, 4H) multiply from the right, the gates are ordered i, f
 
 import numpy as np
 import pytest
-from rnntools.gradcheck import rel_error
 
 from rnnlib import layers as L
+from rnntools.gradcheck import rel_error
 
 TOL = 1e-7
 

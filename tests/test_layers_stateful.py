@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from rnntools.gradcheck import eval_numerical_gradient_array, rel_error
 
 from rnnlib import layers as L
+from rnntools.gradcheck import eval_numerical_gradient_array, rel_error
 
 
 def _params(rng, N, T, D, H, peephole):

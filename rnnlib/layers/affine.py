@@ -1,6 +1,7 @@
 """Affine (fully connected) layers, for one vector per example and for one per time step."""
 
 import numpy as np
+
 from rnntools.checks import dims, expect
 
 

@@ -6,6 +6,7 @@ product scaled by 1/sqrt(H); the softmax of the scores weights the locations' fe
 """
 
 import numpy as np
+
 from rnntools.activations import sigmoid
 from rnntools.checks import dims, expect
 

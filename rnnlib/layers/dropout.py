@@ -1,6 +1,7 @@
 """Inverted dropout (CS231n assignment 2 conventions)."""
 
 import numpy as np
+
 from rnntools.checks import dims, expect
 
 

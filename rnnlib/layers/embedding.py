@@ -1,6 +1,7 @@
 """Word embeddings: a lookup table from integer word indices to vectors."""
 
 import numpy as np
+
 from rnntools.checks import dims, expect, expect_int
 
 

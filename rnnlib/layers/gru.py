@@ -14,6 +14,7 @@ different functions: parameters of one do not give the same outputs in the other
 """
 
 import numpy as np
+
 from rnntools.activations import sigmoid
 from rnntools.checks import dims, expect
 

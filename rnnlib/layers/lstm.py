@@ -6,6 +6,7 @@ next_c = f * prev_c + i * g and next_h = o * tanh(next_c).
 """
 
 import numpy as np
+
 from rnntools.activations import sigmoid
 from rnntools.checks import dims, expect
 

@@ -8,6 +8,7 @@ while the output gate, computed after the cell update, sees the new one:
 """
 
 import numpy as np
+
 from rnntools.activations import sigmoid
 from rnntools.checks import dims, expect
 

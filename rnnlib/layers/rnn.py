@@ -1,6 +1,7 @@
 """The vanilla (Elman) recurrent layer: h_t = tanh(x_t Wx + h_{t-1} Wh + b)."""
 
 import numpy as np
+
 from rnntools.checks import dims, expect
 
 

@@ -1,6 +1,7 @@
 """The softmax cross-entropy loss summed over time steps."""
 
 import numpy as np
+
 from rnntools.checks import dims, expect_int
 
 

@@ -10,6 +10,7 @@ lstm_forward / peephole_lstm_forward compute (a test checks it).
 """
 
 import numpy as np
+
 from rnntools.activations import sigmoid
 from rnntools.checks import dims, expect
 

@@ -8,7 +8,6 @@ the LSTM starts from A's spatial mean and attends over A at every step.
 """
 
 import numpy as np
-from rnntools.checks import expect_int
 
 from rnnlib.cells import (
     HAS_CELL,
@@ -28,6 +27,7 @@ from rnnlib.layers import (
     word_embedding_backward,
     word_embedding_forward,
 )
+from rnntools.checks import expect_int
 
 __all__ = ["CaptioningRNN", "decode_captions"]
 

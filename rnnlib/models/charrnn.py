@@ -21,7 +21,6 @@ boundary (truncated BPTT). ``h0=None`` starts from zeros.
 """
 
 import numpy as np
-from rnntools.checks import expect_int
 
 from rnnlib.cells import (
     HAS_CELL,
@@ -41,6 +40,7 @@ from rnnlib.layers import (
     word_embedding_backward,
     word_embedding_forward,
 )
+from rnntools.checks import expect_int
 
 __all__ = ["CharRNN"]
 
