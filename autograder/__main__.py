@@ -21,6 +21,8 @@ def _grade_parser(sub):
                                     "(default: the folder above --source, else this folder)")
     g.add_argument("--plugin", help="the course's grader plugin, module:Class (default: "
                                     "c.Autograder.plugin in the course's nbgrader_config.py)")
+    g.add_argument("--roster", help="class list (CSV with an id column): students on it who "
+                                    "handed in nothing are listed as missing")
     g.add_argument("--assignment", action="append",
                    help="grade only this assignment (repeatable; default: the assignments "
                         "submitted, and those c.Autograder.assignments names)")
@@ -62,7 +64,7 @@ def main(argv=None):
                 timeout=args.timeout, memory=args.memory, disk=args.disk, workers=args.workers,
                 scheduler=args.scheduler, gradebook=args.gradebook, resume=args.resume,
                 progress=not args.quiet, no_sandbox=args.no_sandbox, plugin=args.plugin,
-                course=args.course)
+                course=args.course, roster=args.roster)
         elif args.command == "feedback":
             from .pipeline import course_feedback
             pages = course_feedback(args.course, args.assignment)

@@ -92,10 +92,15 @@ def _sandbox(run):
 
 
 def _discover(run):
+    s = run.settings
     try:
-        run.found = discover.discover(run.settings.submissions, run.plans, run.staging)
+        run.found = discover.discover(s.submissions, run.plans, run.staging, s.roster,
+                                      s.config)
     except (OSError, discover.SubmissionsError) as e:
-        raise GraderError(f"cannot read {run.settings.submissions}: {e}") from e
+        raise GraderError(f"cannot read {s.submissions}: {e}") from e
+    for student in getattr(run.found, "unknown", []):
+        print(f"autograder: {student!r} handed in work but is not on the roster",
+              file=sys.stderr)
     for name in run.found.unmatched:
         print(f"autograder: skipped {name!r}: fits no naming rule", file=sys.stderr)
     for name, why in run.found.rejected:

@@ -33,6 +33,7 @@ class Settings:
     no_sandbox: bool = False
     plugin: str = None  # "module:Class"; None: the course's configuration says
     course: Path = None  # the course root (see the module's docstring)
+    roster: Path = None  # a class list (CSV): its students who handed in nothing are missing
 
     def __post_init__(self):
         #: whether the instructor named the course root: then the grader also writes

@@ -27,7 +27,8 @@ def read(run):
             run.status = "invalid"
             run.note = f"the notebook could not be read ({type(e).__name__})"
     if run.status:
-        run.note = "; ".join(n for n in (run.note, describe(job["skipped"])) if n)
+        notes = (run.note, *job.get("notes", []), describe(job["skipped"]))
+        run.note = "; ".join(n for n in notes if n)
 
 
 def _read_notebook(path):

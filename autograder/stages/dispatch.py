@@ -1,9 +1,11 @@
 """Stage *dispatch*: one job per (student, assignment, notebook), graded on a local process
 pool or a Dask cluster, each finished result written at once (atomically) so that a killed
-run resumes where it stopped (``--resume``).
+run resumes where it stopped (``--resume``, which keeps a result only while its notebook and
+the files beside it hash the same).
 
 A job is a plain dict and its result JSON-able, so the same call runs on a pool and on a
-Dask worker. A Gradescope runner or a pool of pre-started sandboxes plugs in here.
+Dask worker; on Dask each job carries its files' bytes (`stages.payload`), since a worker on
+another machine sees neither SUBMISSIONS nor the grader's temporary folders.
 """
 
 import ctypes
@@ -13,13 +15,14 @@ import os
 import signal
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
+from functools import partial
 
 from tqdm import tqdm
 
-from ..files import read_regular, what
 from ..io import atomic_write
 from .course import STATE_KEY
+from .inputs.common import Details
+from .payload import content_hash, grade_packed, pack
 
 STATE = ".autograder"
 
@@ -50,37 +53,32 @@ def make_jobs(run):
     state = s.out / STATE / "results"
     state.mkdir(parents=True, exist_ok=True)
     jobs, done = [], {}
+    details = getattr(run.found, "details", {})
     for (student, a, nb), (path, folder, skipped) in sorted(run.found.table.items()):
         key = job_key(student, a, nb)
-        saved = _saved(state / f"{key}.json", run.digest) if s.resume else None
+        job = {"key": key, "student": student, "assignment": a, "notebook": nb,
+               "plan": run.plans[a][nb], "path": path, "dir": folder,
+               "skipped": skipped, "timeout": s.timeout, "memory": s.memory, "disk": s.disk,
+               "sandbox": run.mode, "plugin": run.plugin_name, "course": s.in_course,
+               **details.get((student, a, nb), Details()).job()}
+        job["content"] = content_hash(job)
+        saved = _saved(state / f"{key}.json", run.digest, job["content"]) if s.resume else None
         if saved is not None:
             done[key] = saved
             continue
-        jobs.append({"key": key, "student": student, "assignment": a, "notebook": nb,
-                     "plan": run.plans[a][nb], "path": path, "dir": folder,
-                     "skipped": skipped, "timeout": s.timeout, "memory": s.memory, "disk": s.disk,
-                     "sandbox": run.mode, "plugin": run.plugin_name, "course": s.in_course,
-                     "timestamp": _timestamp(folder)})
+        jobs.append(job)
     if not s.resume:
         for stale in state.glob("*.json"):
             stale.unlink()
     return jobs, done
 
 
-def _timestamp(folder):
-    """The submission's time as nbgrader records it (its timestamp.txt), or None."""
-    path = Path(folder) / "timestamp.txt" if folder else None
-    if path is None or what(path) != "file":
-        return None
-    return read_regular(path, limit=200).decode("utf-8", errors="replace").strip() or None
-
-
-def _saved(path, want):
+def _saved(path, want, content):
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return saved if saved.get("digest") == want else None
+    return saved if (saved.get("digest"), saved.get("content")) == (want, content) else None
 
 
 def dispatch(run, grade_notebook):
@@ -94,7 +92,7 @@ def dispatch(run, grade_notebook):
                disable=not s.progress, desc="grading")
 
     def collect(job, res):
-        res["digest"], res["key"] = run.digest, job["key"]
+        res["digest"], res["key"], res["content"] = run.digest, job["key"], job["content"]
         atomic_write(feedback_path(s.out, res), res["feedback"])
         saved = {k: v for k, v in res.items() if k != STATE_KEY}  # no hidden tests in OUT
         atomic_write(state / f"{job['key']}.json", json.dumps(saved, ensure_ascii=False))
@@ -137,7 +135,8 @@ def _run_dask(address, jobs, collect, grade_notebook):
     from dask.distributed import as_completed as dask_completed
 
     with Client(address) as client:
-        futures = client.map(grade_notebook, jobs, key=[f"grade-{j['key']}" for j in jobs],
+        futures = client.map(partial(grade_packed, grade_notebook=grade_notebook),
+                             [pack(j) for j in jobs], key=[f"grade-{j['key']}" for j in jobs],
                              pure=False)
         by_key = {f.key: j for f, j in zip(futures, jobs, strict=True)}
         for fut in dask_completed(futures):

@@ -257,7 +257,7 @@ def _altered(cells):
 
 
 def _notes(job, code, events, restored):
-    notes = [describe(job.get("skipped") or [])]
+    notes = [*job.get("notes", []), describe(job.get("skipped") or [])]
     if restored:
         notes.append("put back from the source, as released: " + ", ".join(
             f"{gid} ({why})" for gid, why in restored.items()))
