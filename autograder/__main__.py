@@ -41,6 +41,42 @@ def _grade_parser(sub):
                         "submissions only; still never as root)")
 
 
+def _gradescope_parsers(sub):
+    from .gradescope import VISIBILITIES
+
+    z = sub.add_parser("gradescope-zip", help="build the autograder zip Gradescope accepts",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    z.add_argument("assignment", help="the assignment (a folder of --source)")
+    z.add_argument("--source", default="solutions", help="nbgrader source folder")
+    z.add_argument("--course", help="the course root holding nbgrader_config.py "
+                                    "(default: the folder above --source)")
+    z.add_argument("--out", help="the zip to write (default: ASSIGNMENT-gradescope.zip)")
+    z.add_argument("--timeout", type=float, default=30.0, help="seconds per cell")
+    z.add_argument("--memory", type=int, default=2048, help="MB per student kernel")
+    z.add_argument("--visible", default="visible", choices=VISIBILITIES,
+                   help="Gradescope visibility of tests without hidden lines")
+    z.add_argument("--hidden", default="after_published", choices=VISIBILITIES,
+                   help="Gradescope visibility of tests with hidden lines")
+    r = sub.add_parser("gradescope-run", help="what run_autograder calls on Gradescope")
+    r.add_argument("--root", default="/autograder", help="Gradescope's /autograder folder")
+
+
+def _gradescope(args):
+    from . import gradescope
+
+    if args.command == "gradescope-run":
+        gradescope.run(args.root)
+        return
+    from .settings import Settings
+
+    settings = Settings(".", ".", source=args.source, course=args.course,
+                        timeout=args.timeout, memory=args.memory)
+    dest = gradescope.build_zip(args.assignment, settings,
+                                args.out or f"{args.assignment}-gradescope.zip",
+                                args.visible, args.hidden)
+    print(f"wrote {dest}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder",
                                      description="Grade nbgrader notebooks safely and in parallel.")
@@ -56,6 +92,7 @@ def main(argv=None):
     e.add_argument("--format", required=True, choices=["gradescope", "csv", "nbgrader"])
     e.add_argument("--to", help="destination (folder, .csv file or gradebook URL)")
     e.add_argument("--source", default="solutions", help="nbgrader source folder (nbgrader)")
+    _gradescope_parsers(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "grade":
@@ -69,9 +106,11 @@ def main(argv=None):
             from .pipeline import course_feedback
             pages = course_feedback(args.course, args.assignment)
             print(f"wrote {len(pages)} feedback pages")
-        else:
+        elif args.command == "export":
             from .stages.export import convert
             print(convert(args.out, args.format, args.to, args.source))
+        else:
+            _gradescope(args)
     except GraderError as err:
         print(f"autograder: {err}", file=sys.stderr)
         return 2

@@ -86,7 +86,7 @@ def _sandbox(run):
     run.warnings = [w for w in [sandbox.warning(run.mode)] if w]
     for w in run.warnings:  # even with --quiet
         print(f"autograder: WARNING: {w}", file=sys.stderr)
-    if run.mode == "none":
+    if run.mode in sandbox.UNCONTAINED:
         s.out.mkdir(parents=True, exist_ok=True)
         s.out.chmod(0o700)  # other students' feedback is no business of a student's code
 

@@ -13,6 +13,11 @@ Two modes:
   timeouts, but no filesystem or network isolation. Student code still never runs as root:
   a root grader runs the worker under a private uid, and refuses to start when that uid
   could not run Python or could read the source notebooks or the submissions.
+* ``container``, declared by a runner inside a throw-away container without user namespaces
+  (Gradescope's ``run_autograder`` sets ``AUTOGRADER_SANDBOX=container``): ``none`` with its
+  root-only guarantees required: refused unless the grader is root, so that student code
+  always runs under the private uid, which must not be able to read the source or the
+  submission (the runner makes them mode 0700).
 
 Without a working bwrap the grader refuses to run student code (`SandboxUnavailable`), with
 a message that says what is missing and how to install it.
@@ -59,13 +64,17 @@ INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblew
                 "`make system` does it), or, only for submissions you trust, pass --no-sandbox")
 
 
+#: The modes that run the worker without bubblewrap, under the private uid when root.
+UNCONTAINED = ("none", "container")
+
+
 def requested_mode():
-    """The mode the instructor asked for: 'bwrap' (default) or 'none'."""
+    """The mode the instructor asked for: 'bwrap' (default), 'none' or 'container'."""
     mode = os.environ.get("AUTOGRADER_SANDBOX", "bwrap")
     if mode == "auto":  # the old default, which fell back silently: now it means bwrap
         mode = "bwrap"
-    if mode not in ("bwrap", "none"):
-        raise ValueError(f"AUTOGRADER_SANDBOX must be bwrap or none, not {mode!r}")
+    if mode not in ("bwrap", *UNCONTAINED):
+        raise ValueError(f"AUTOGRADER_SANDBOX must be bwrap, none or container, not {mode!r}")
     return mode
 
 
@@ -87,8 +96,12 @@ def check_mode(mode, private_paths=(), mounts=()):
                                      + INSTALL_HINT)
         return
     if os.getuid() != 0:
+        if mode == "container":
+            raise SandboxUnavailable("the container mode runs student code under an "
+                                     "unprivileged uid, which needs a grader running as root")
         return  # runs as the instructor's own user, never as root (warned about by the caller)
-    blocked = _unreachable_for(BASE_UID, tuple(mounts))
+    # The worker reads its own file as root, before it drops to the private uid.
+    blocked = _unreachable_for(BASE_UID, tuple(mounts), worker=mode != "container")
     if blocked:
         raise SandboxUnavailable(
             f"--no-sandbox as root runs student code as an unprivileged uid, which cannot "
@@ -103,6 +116,9 @@ def check_mode(mode, private_paths=(), mounts=()):
 
 def warning(mode):
     """The warning printed in the summary and recorded in results.json, or ''."""
+    if mode == "container":
+        return ("container mode: student code ran under an unprivileged uid without "
+                "bubblewrap; the container is its only filesystem and network isolation")
     if mode != "none":
         return ""
     who = ("an unprivileged private uid" if os.getuid() == 0
@@ -145,10 +161,11 @@ def _as_uid(uid, probe):
     return os.waitpid(pid, 0)[1] == 0
 
 
-@lru_cache(maxsize=4)
-def _unreachable_for(uid, mounts=()):
+@lru_cache(maxsize=8)
+def _unreachable_for(uid, mounts=(), worker=True):
     """The first path the worker needs that `uid` cannot read, or ''."""
-    needed = [sys.base_prefix, sys.prefix, str(WORKER), *package_dirs(mounts)]
+    needed = [sys.base_prefix, sys.prefix, *([str(WORKER)] if worker else []),
+              *package_dirs(mounts)]
     for path in needed:
         if not _as_uid(uid, lambda p=path: os.access(p, os.R_OK)):
             return path
@@ -311,7 +328,7 @@ class _Session:
     def __init__(self, mode, files_dir, timeout, memory_mb, mounts=(), disk_mb=DISK_MB):
         self.mode, self.timeout = mode, timeout
         self.keep = frozenset()
-        if mode == "none":
+        if mode in UNCONTAINED:
             _become_subreaper()
             self.keep = frozenset(_children())  # this process's own children stay alive
         self.uid = _private_uid()
@@ -485,5 +502,5 @@ def _stop(proc, uid, keep=frozenset(), mode="bwrap"):
         pass
     if uid is not None:
         _kill_uid(uid)
-    if mode == "none":
+    if mode in UNCONTAINED:
         _reap_children(keep=keep)

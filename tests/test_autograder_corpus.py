@@ -269,16 +269,17 @@ def test_corpus_one_run_resume_and_dask(course):
     assert len(list((out2 / "feedback").rglob("*.html"))) == n_notebooks * len(names)
     assert not list(out2.rglob("*.tmp"))
 
-    # The same work on a Dask cluster (two worker processes): the same rows.
-    from dask.distributed import LocalCluster
-
+    # The same work on a Dask cluster (two worker processes) whose workers see nothing of
+    # this machine's /tmp: neither the submissions (here a zip), nor the grader's unpacked
+    # copy of it, nor the source. Each task carries its files; the same rows come back.
     subset = root / "subs_dask"
     for kind in ("full", "wrong", "corrupt", "emptied"):
         shutil.copytree(subs / corpus.STUDENTS[kind], subset / corpus.STUDENTS[kind])
-    with LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
-                      dashboard_address=None) as cluster:
-        dask_run = grade(subset, root / "out_dask", source, "--scheduler",
-                         cluster.scheduler_address)
+    subset_zip = shutil.make_archive(str(root / "subs_dask"), "zip", subset)
+    with corpus.HiddenCluster(tempfile.gettempdir(), subset_zip, source) as cluster:
+        assert cluster.seen == ["hidden", "hidden"]
+        dask_run = grade(subset_zip, root / "out_dask", source, "--scheduler",
+                         cluster.address)
     assert dask_run.returncode == 0, dask_run.stderr
     dask_rows = read_rows(root / "out_dask")
     names = {p.name for p in subset.iterdir()}

@@ -692,3 +692,47 @@ def reachable_python(cmd):
 
 def dump(obj):
     return json.dumps(obj, indent=1, ensure_ascii=False)
+
+
+CLUSTER = '''
+import os, sys
+from dask.distributed import LocalCluster
+print(" ".join("seen" if os.path.exists(p) else "hidden" for p in sys.argv[1:]), flush=True)
+with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None,
+                  host="127.0.0.1") as cluster:
+    print(cluster.scheduler_address, flush=True)
+    sys.stdin.read()  # until the test closes the pipe
+'''
+
+
+class HiddenCluster:
+    """A Dask LocalCluster whose scheduler and workers run in a private mount namespace with
+    an empty tmpfs over `hide` (this machine's temporary folder): they cannot see anything
+    under it (the submissions, the grader's unpacked zips, the source), as workers on other
+    machines would not. `seen` says, for each of `paths`, whether the workers could see it."""
+
+    def __init__(self, hide, *paths):
+        script = 'set -e; mount -t tmpfs tmpfs "$0"; exec "$@"'
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "bash", "-c", script, str(hide),
+             PY, "-c", CLUSTER, *map(str, paths)], cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)
+        self.seen = self.proc.stdout.readline().split()
+        self.address = self.proc.stdout.readline().strip()
+        if not self.address.startswith("tcp://"):
+            self.close()
+            raise RuntimeError(f"the hidden cluster did not start: {self.address!r}")
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
