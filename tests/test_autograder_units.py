@@ -204,10 +204,22 @@ def test_exports_and_gradebook(toy, tmp_path):
     out = tmp_path / "out"
     write_csv(out / "grades.csv", rows)
     assert gradescope(rows)["score"] == pytest.approx(2 * (1.5 + 0.5 + 2 + 1 + 1.25) / 2)
-    export(out, "gradescope", None)
-    gs = json.loads((out / "gradescope" / "Zoë Brontë" / "results.json").read_text())
+    # One results.json per student and assignment (Gradescope grades one assignment at a
+    # time), one test per automatic question; tests with hidden lines after_published.
+    other = [dict(r, assignment="ps0", score=0.0) for r in rows if r["status"] != "manual"]
+    write_csv(out / "grades.csv", rows + other)
+    export(out, "gradescope", None, str(source))
+    gs = json.loads((out / "gradescope" / "ps1" / "Zoë Brontë" / "results.json").read_text())
     assert gs["score"] == pytest.approx((1.5 + 0.5 + 2 + 1 + 1.25) / 2)
-    assert {t["visibility"] for t in gs["tests"]} == {"visible"}
+    assert {t["name"] for t in gs["tests"]} == {f"{r['notebook']}: {r['question']}"
+                                                for r in rows if r["status"] != "manual"}
+    assert {t["name"]: t["visibility"] for t in gs["tests"]}["part1: test_squares"] == (
+        "after_published")
+    assert {t["name"]: t["visibility"] for t in gs["tests"]}["part1: test_calls_square"] == (
+        "visible")
+    ps0 = json.loads((out / "gradescope" / "ps0" / "bob" / "results.json").read_text())
+    assert ps0["score"] == 0 and len(ps0["tests"]) == len(other) // 2
+    write_csv(out / "grades.csv", rows)
     export(out, "csv", None)
     with open(out / "grades_wide.csv", encoding="utf-8") as f:
         wide = list(csv.DictReader(f))

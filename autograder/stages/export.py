@@ -104,7 +104,7 @@ def convert(out, fmt, to=None, source="solutions"):
     """Convert OUT/grades.csv; returns a one-line description of what was written."""
     rows = read_rows(out)
     if fmt == "gradescope":
-        return _per_student_gradescope(out, rows, to)
+        return _per_student_gradescope(out, rows, to, source)
     if fmt == "csv":
         return _wide_csv(out, rows, to)
     if fmt == "nbgrader":
@@ -123,14 +123,24 @@ def _is_auto(row):
     return (row.get("kind") or ("auto" if row["status"] != "manual" else "manual")) == "auto"
 
 
-def _per_student_gradescope(out, rows, to):
+def _per_student_gradescope(out, rows, to, source="solutions"):
+    """DEST/<assignment>/<student>/results.json: Gradescope takes one assignment at a time."""
+    from ..gradescope import results
+    from .plan import load_plans
+
     dest = Path(to or Path(out) / "gradescope")
-    students = sorted({r["student"] for r in rows})
-    for s in students:
-        mine = [r for r in rows if r["student"] == s]
-        atomic_write(dest / s / "results.json",
-                     json.dumps(gradescope(mine), indent=1, ensure_ascii=False))
-    return f"wrote {len(students)} Gradescope results.json files under {dest}"
+    plans = {}  # which tests hold hidden lines (their visibility); unknown: after_published
+    for a in sorted({r["assignment"] for r in rows}):
+        try:
+            plans.update(load_plans(source, [a]))
+        except (FileNotFoundError, ValueError):
+            pass
+    written = results(rows, plans)
+    for (student, assignment), data in sorted(written.items()):
+        atomic_write(dest / assignment / student / "results.json",
+                     json.dumps(data, indent=1, ensure_ascii=False))
+    return (f"wrote {len(written)} Gradescope results.json files (one per student and "
+            f"assignment) under {dest}")
 
 
 def _wide_csv(out, rows, to):
