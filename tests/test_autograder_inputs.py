@@ -174,3 +174,33 @@ def test_one_download_per_assignment(tmp_path, stage):
     assert found.table[("1001", "ps1", "part1")][0]
     assert found.table[("1001", "ps2", "rnn")][0] is None
     assert found.unmatched == ["submission_1001/part1.ipynb"]
+
+
+def test_payload_carries_the_files_and_hashes_the_content(tmp_path):
+    from autograder.stages.payload import content_hash, pack, unpacked
+
+    folder = tmp_path / "ann" / "ps1"
+    lms._write(folder / "part1.ipynb", NB)
+    (folder / "data.txt").write_text("1 2 3")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "more.txt").write_text("x")
+    (folder / "link").symlink_to("/etc/passwd")
+    job = {"path": str(folder / "part1.ipynb"), "dir": str(folder), "skipped": []}
+    packed = pack(job)
+    assert packed["path"] is None and packed["dir"] is None
+    assert ("link", "symbolic link") in packed["skipped"]
+    with unpacked(packed) as local:
+        assert open(local["path"]).read() == nbformat.writes(NB)
+        assert sorted(os.listdir(local["dir"])) == ["data.txt", "part1.ipynb", "sub"]
+        assert open(os.path.join(local["dir"], "sub", "more.txt")).read() == "x"
+        where = local["dir"]
+    assert not os.path.exists(where)  # removed after grading
+    before = content_hash(job)
+    assert content_hash(job) == before
+    (folder / "data.txt").write_text("1 2 4")
+    assert content_hash(job) != before  # a supporting file changed
+    changed = content_hash(job)
+    lms._write(folder / "part1.ipynb", nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1")]))
+    assert content_hash(job) != changed  # the notebook changed
+    assert content_hash({"path": None, "dir": None, "skipped": []}) != before
