@@ -80,7 +80,7 @@ def _is_hidden(plans, r):
 def _one(rows, plans, visible, hidden, warnings):
     tests, manual = [], 0
     for r in rows:
-        if r["status"] == "manual":
+        if r["status"] == "manual" or r.get("kind") == "manual":
             manual += 1
             continue
         note = r.get("note") or ""

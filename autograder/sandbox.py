@@ -228,7 +228,10 @@ def _bwrap_prefix(exe, sandbox_dir, mounts=(), disk_mb=None):
                 "--ro-bind", str(Path(sandbox_dir) / "work"), "/sandbox/.in"]
         for sub in STAGED:
             cmd += ["--perms", "0700", "--dir", f"/sandbox/{sub}"]
-        cmd += ["--symlink", "/sandbox/tmp", "/tmp"]
+        if not any(b == "/tmp" or b.startswith("/tmp/") for b in binds):
+            # (a Python or venv under /tmp has made /tmp a folder of mount points already;
+            # then only TMPDIR points into the quota)
+            cmd += ["--symlink", "/sandbox/tmp", "/tmp"]
     cmd += ["--ro-bind", str(WORKER), "/opt/worker.py", "--chdir", "/sandbox/work"]
     return cmd
 
