@@ -36,6 +36,8 @@ def _grade_parser(sub):
     g.add_argument("--gradebook", help="nbgrader gradebook URL, e.g. sqlite:///gradebook.db")
     g.add_argument("--resume", action="store_true", help="grade only what is missing in OUT")
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    g.add_argument("--timings", action="store_true",
+                   help="print the wall time of each stage (to stderr)")
     g.add_argument("--no-sandbox", action="store_true",
                    help="run student code without the bubblewrap sandbox (trusted "
                         "submissions only; still never as root)")
@@ -101,7 +103,7 @@ def main(argv=None):
                 timeout=args.timeout, memory=args.memory, disk=args.disk, workers=args.workers,
                 scheduler=args.scheduler, gradebook=args.gradebook, resume=args.resume,
                 progress=not args.quiet, no_sandbox=args.no_sandbox, plugin=args.plugin,
-                course=args.course, roster=args.roster)
+                course=args.course, roster=args.roster, timings=args.timings)
         elif args.command == "feedback":
             from .pipeline import course_feedback
             pages = course_feedback(args.course, args.assignment)

@@ -12,6 +12,7 @@ pre-started sandboxes (execute), a Gradescope runner (dispatch), an nbgrader wri
 
 import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,9 +38,12 @@ def grade_notebook(job):
     """Grade one (student, assignment, notebook): the NOTEBOOK_STAGES over `job` (see
     `stages.dispatch.make_jobs`). Returns a JSON-able result."""
     run = NotebookRun(job, job["plan"], plugins.load(job.get("plugin")))
-    for _, stage in NOTEBOOK_STAGES:
+    timings = {}
+    for name, stage in NOTEBOOK_STAGES:
+        start = time.perf_counter()
         stage(run)
-    return run.result()
+        timings[name] = time.perf_counter() - start
+    return dict(run.result(), timings=timings)
 
 
 @dataclass
@@ -139,16 +143,35 @@ def grade(settings):
     run = ClassRun(settings)
     tempdirs.remove_stale()  # what a killed run left behind
     run.staging = tempdirs.make("staging")
+    timings = {}
     try:
-        for _, stage in CLASS_STAGES:
+        for name, stage in CLASS_STAGES:
+            start = time.perf_counter()
             stage(run)
+            timings[name] = time.perf_counter() - start
     finally:
         shutil.rmtree(run.staging, ignore_errors=True)
     if settings.progress:
         print(export.summary_table(run.rows))
         for w in run.warnings:
             print(f"WARNING: {w}")
+    if settings.timings:
+        print(timing_table(timings, run.results), file=sys.stderr)
     return run.rows
+
+
+def timing_table(timings, results):
+    """Wall seconds per class stage, and per notebook stage summed over the notebooks (in
+    the pool's processes, so their sum may exceed the dispatch stage's wall time)."""
+    lines = ["stage            seconds"]
+    lines += [f"{name:16s} {secs:8.2f}" for name, secs in timings.items()]
+    summed = {}
+    for res in results:
+        for name, secs in (res.get("timings") or {}).items():
+            summed[name] = summed.get(name, 0.0) + secs
+    lines += [f"  {name:14s} {secs:8.2f}  (sum over {len(results)} notebooks)"
+              for name, secs in summed.items()]
+    return "\n".join(lines)
 
 
 def course_feedback(root, assignments=None):

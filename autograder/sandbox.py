@@ -51,7 +51,19 @@ GRACE = 3.0  # seconds the worker gets to report a timeout itself before it is k
 STARTUP = 120.0  # seconds for the worker to import IPython (slow on a loaded machine)
 NPROC = 64
 FSIZE = 256 * 2**20
-BASE_UID = 200_000
+
+
+def _base_uid():
+    # Each worker runs as BASE_UID + the grading process's pid: a range no account uses.
+    # AUTOGRADER_BASE_UID moves it (e.g. for two graders on one machine that count their
+    # own processes).
+    base = int(os.environ.get("AUTOGRADER_BASE_UID", "200000"))
+    if not 1000 <= base <= 2**31 - 2**23:
+        raise ValueError(f"AUTOGRADER_BASE_UID must be in [1000, 2**31 - 2**23], not {base}")
+    return base
+
+
+BASE_UID = _base_uid()
 STAGED = ("work", "home", "tmp")  # the writable folders of a sandbox
 DISK_MB = 256  # the default size of everything a sandbox may write
 

@@ -30,6 +30,7 @@ class Settings:
     gradebook: str = None  # an nbgrader gradebook URL to record the grades in
     resume: bool = False
     progress: bool = True
+    timings: bool = False  # print the time each stage took
     no_sandbox: bool = False
     plugin: str = None  # "module:Class"; None: the course's configuration says
     course: Path = None  # the course root (see the module's docstring)

@@ -8,6 +8,7 @@ expensive grading once.
 """
 
 import csv
+import os
 import shutil
 import signal
 import subprocess
@@ -20,14 +21,11 @@ import autograder_corpus as corpus
 import pytest
 
 from autograder import tempdirs
-from autograder.sandbox import BASE_UID, sandbox_mode
+from autograder.sandbox import sandbox_mode
 from autograder.stages.feedback import scan_tree
 from autograder.stages.plan import load_plans
 
-# Every module that starts grader sandboxes runs on one xdist worker, one after another: the
-# "no process left behind" check counts processes of the grader's private uids, and would
-# otherwise count another module's live sandboxes as leaked.
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox]
+pytestmark = [pytest.mark.xdist_group("grader-corpus"), pytest.mark.sandbox]
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,10 +43,16 @@ def real_assignments(limit=2, prefer=("02_rnn", "05_lstm")):
     return found[:limit]
 
 
-def grade(subs, out, source, *extra, env=None):
+# This test's graders run their sandboxes under uids of their own (AUTOGRADER_BASE_UID), so
+# that "no process left behind" counts only theirs while other grader tests run beside it.
+CORPUS_BASE_UID = 40_000_000
+ENV = dict(os.environ, AUTOGRADER_BASE_UID=str(CORPUS_BASE_UID))
+
+
+def grade(subs, out, source, *extra):
     cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out),
            "--source", str(source), "--timeout", TIMEOUT, "--memory", MEMORY, "--quiet", *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=ENV, timeout=900)
 
 
 def read_rows(out):
@@ -70,7 +74,7 @@ def sandbox_processes():
         except OSError:
             continue
         uid = int(next(line for line in text.splitlines() if line.startswith("Uid:")).split()[1])
-        if BASE_UID <= uid < BASE_UID + 5_000_000:
+        if CORPUS_BASE_UID <= uid < CORPUS_BASE_UID + 5_000_000:
             pids.append(int(status.parent.name))
     return pids
 
@@ -242,7 +246,7 @@ def test_corpus_one_run_resume_and_dask(course):
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(quick), "--out",
                              str(out2), "--source", str(source), "--timeout", TIMEOUT,
                              "--memory", MEMORY, "--quiet", "--workers", "2"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = out2 / ".autograder" / "results"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(state.glob("*.json"))) < 4:

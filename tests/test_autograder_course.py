@@ -22,7 +22,7 @@ import autograder_corpus as corpus
 import nbformat
 import pytest
 
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox]
+pytestmark = [pytest.mark.xdist_group("autograder_course"), pytest.mark.sandbox]
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT, NOTEBOOK = "02_rnn", "rnn"

@@ -20,7 +20,7 @@ import pytest
 from autograder.stages.feedback import scan_text
 from autograder.stages.plan import load_plans
 
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox,
+pytestmark = [pytest.mark.xdist_group("autograder_gradescope"), pytest.mark.sandbox,
               pytest.mark.skipif(os.getuid() != 0, reason="the container mode needs root")]
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from autograder_corpus import lms
 
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox]
+pytestmark = [pytest.mark.xdist_group("autograder_lms"), pytest.mark.sandbox]
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ("gs", "canvas", "moodle", "zc")

@@ -12,10 +12,7 @@ import pytest
 from autograder import sandbox
 from autograder.sandbox import run_cells
 
-# Every module that starts grader sandboxes runs on one xdist worker, one after another: the
-# "no process left behind" check counts processes of the grader's private uids, and would
-# otherwise count another module's live sandboxes as leaked.
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox]
+pytestmark = [pytest.mark.xdist_group("autograder_sandbox"), pytest.mark.sandbox]
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ import nbformat
 import nbgrader
 import pytest
 
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox]
+pytestmark = [pytest.mark.xdist_group("autograder_threats"), pytest.mark.sandbox]
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = Path(nbgrader.__file__).parent / "tests" / "apps" / "files"

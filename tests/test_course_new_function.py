@@ -32,7 +32,7 @@ from _exercises_util import ROOT, nbgrader_meta, read
 
 # It starts a grader sandbox: with the other modules that do, on one xdist worker (their "no
 # process left behind" checks would count its live sandbox).
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox]
+pytestmark = [pytest.mark.xdist_group("course_new_function"), pytest.mark.sandbox]
 
 ASSIGNMENT = "09_throwaway"
 #: What the grader's worker and the notebook import in the sandbox.

@@ -37,10 +37,7 @@ from _exercises_util import (
     solution_notebooks,
 )
 
-# Every module that starts grader sandboxes runs on one xdist worker, one after another: the
-# "no process left behind" check counts processes of the grader's private uids, and would
-# otherwise count another module's live sandboxes as leaked.
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox]
+pytestmark = [pytest.mark.xdist_group("exercises_roundtrip_grader"), pytest.mark.sandbox]
 
 
 HONEST = "honest_mistake"
