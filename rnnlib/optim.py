@@ -17,7 +17,8 @@ parameters stay float32.
 
 import numpy as np
 
-__all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "UPDATE_RULES", "get_update_rule"]
+__all__ = ["sgd", "sgd_momentum", "rmsprop", "adam", "adam_inplace", "UPDATE_RULES", "IN_PLACE",
+           "get_update_rule"]
 
 
 def _check(w, dw):
@@ -169,7 +170,63 @@ def adam(w, dw, config=None):
     return next_w.astype(w.dtype, copy=False), config
 
 
+# Elements per block of adam_inplace: its five (block,) float32 arrays (640 KiB) stay in a
+# 1 MiB L2 cache (measured: 2x faster than whole-array passes; 4096 pays per-call overhead).
+_BLOCK = 32768
+
+
+def adam_inplace(w, dw, config=None):
+    """Adam as ``adam`` computes it, but updating ``w`` and the moments in place.
+
+    For a training loop that owns its parameters (``rnnlib.training.Trainer(...,
+    in_place=True)``): no new arrays, and the dozen elementwise passes run block by block
+    while the block is in cache, instead of a dozen passes over the whole parameter. The
+    result equals ``adam``'s up to rounding (a test checks it).
+
+    Inputs and config keys as ``adam``; ``w`` must be writable. Returns (w, config), with
+    ``config['m']`` and ``config['v']`` arrays of w's dtype updated in place (converted once
+    if they came with another dtype).
+    """
+    w, dw = _check(w, dw)
+    if config is None:
+        config = {}
+    for key, default in (("learning_rate", 1e-3), ("beta1", 0.9), ("beta2", 0.999),
+                         ("epsilon", 1e-8), ("t", 0)):
+        config.setdefault(key, default)
+    for key in ("m", "v"):
+        config[key] = np.ascontiguousarray(_state(config, key, w), dtype=w.dtype)
+    b1, b2, t = config["beta1"], config["beta2"], int(config["t"]) + 1
+    step = config["learning_rate"] / (1 - b1**t)
+    flat = [a.reshape(-1) for a in (w, dw, config["m"], config["v"])]
+    if not np.shares_memory(flat[0], w):  # a non-contiguous w: one block, written back
+        flat[0] = flat[0].copy()
+    tmp = np.empty(min(_BLOCK, w.size), dtype=w.dtype)
+    for s in range(0, w.size, _BLOCK):
+        wb, gb, mb, vb = (a[s:s + _BLOCK] for a in flat)
+        u = tmp[:len(wb)]
+        mb *= b1
+        np.multiply(gb, 1 - b1, out=u)
+        mb += u
+        vb *= b2
+        np.multiply(gb, gb, out=u)
+        u *= 1 - b2
+        vb += u
+        np.divide(vb, 1 - b2**t, out=u)
+        np.sqrt(u, out=u)
+        u += config["epsilon"]
+        np.divide(mb, u, out=u)
+        u *= step
+        wb -= u
+    if not np.shares_memory(flat[0], w):
+        w[...] = flat[0].reshape(w.shape)
+    config["t"] = t
+    return w, config
+
+
 UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop, "adam": adam}
+# The in-place form of a rule of UPDATE_RULES, where there is one (for Trainer(...,
+# in_place=True); not in UPDATE_RULES, whose rules never change w).
+IN_PLACE = {"adam": adam_inplace}
 
 
 def get_update_rule(rule):

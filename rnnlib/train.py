@@ -268,7 +268,8 @@ def train_charlm(cfg=None, log=print, **overrides):
 
 def _trainer(cfg, model, train, callbacks):
     """The Trainer of a character-model run: Adam, the step-indexed schedule, clipping,
-    the time limit, and the last checkpoint (for --resume) at every evaluation."""
+    the time limit, and the last checkpoint (for --resume) at every evaluation. The model
+    returns fresh gradients, so the Trainer clips and updates in place."""
     if cfg["ckpt_dir"]:
         callbacks = [*callbacks, Checkpoints(os.path.join(cfg["ckpt_dir"], "last"),
                                              every=cfg["eval_every"])]
@@ -280,7 +281,7 @@ def _trainer(cfg, model, train, callbacks):
         clip_norm=cfg["clip"] or None, non_finite="stop",
         time_limit=cfg["minutes"] * 60.0 if cfg["minutes"] else None, clock=cfg["clock"],
         seed=cfg["seed"], callbacks=callbacks, record_first=cfg["record_first"],
-        metadata={"config": cfg})
+        metadata={"config": cfg}, in_place=True)
 
 
 def _report(cfg, trainer, monitor, V, val):

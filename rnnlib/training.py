@@ -34,7 +34,7 @@ import numpy as np
 
 from rnnlib import checkpoint
 from rnnlib.clip import clip_by_global_norm, clip_by_value, global_norm
-from rnnlib.optim import get_update_rule
+from rnnlib.optim import IN_PLACE, get_update_rule
 
 __all__ = ["Callback", "Checkpoints", "Model", "Progress", "Trainer", "cosine_schedule",
            "linear_schedule", "lr_at", "step_schedule"]
@@ -152,12 +152,16 @@ class Trainer:
     - callbacks: Callback objects or functions (called after every step), in order.
     - record_first: keep the losses of the first this many steps in ``first_losses``.
     - metadata: dict saved in every checkpoint (e.g. the run's configuration).
+    - in_place: the gradients the model returns are fresh arrays the Trainer may change, and
+      the parameters are the Trainer's to update: clip the gradients in place and use the
+      rule's in-place form where there is one (``rnnlib.optim.IN_PLACE``: adam). The same
+      numbers up to rounding, without copies (the character model trains this way).
     """
 
     def __init__(self, model, batches, *, num_steps=None, update_rule="sgd", optim_config=None,
                  schedule=None, clip_norm=None, clip_value=None, non_finite="skip",
                  time_limit=None, clock="wall", seed=0, steps_per_epoch=None, callbacks=(),
-                 record_first=0, metadata=None):
+                 record_first=0, metadata=None, in_place=False):
         if num_steps is None and time_limit is None:
             raise ValueError("give num_steps or time_limit: a run must end")
         if non_finite not in ("skip", "stop"):
@@ -167,6 +171,9 @@ class Trainer:
         self.model, self.params, self.batches = model, model.params, batches
         self.num_steps = None if num_steps is None else int(num_steps)
         self.update_rule_name = update_rule if isinstance(update_rule, str) else None
+        self.in_place = bool(in_place)
+        if self.in_place and self.update_rule_name in IN_PLACE:
+            update_rule = IN_PLACE[self.update_rule_name]  # checkpoints keep the rule's name
         self.update_rule = get_update_rule(update_rule)
         self.optim_config = dict(optim_config or {})
         self.schedule, self.clip_norm, self.clip_value = schedule, clip_norm, clip_value
@@ -259,7 +266,9 @@ class Trainer:
         loss, grads = self._loss(self.batches(self.rng))
         if self.clip_value is not None:
             grads = clip_by_value(grads, self.clip_value)
-        if self.clip_norm is not None:
+        if self.clip_norm is not None and self.in_place:
+            norm = _clip_in_place(grads, self.clip_norm)
+        elif self.clip_norm is not None:
             grads, norm = clip_by_global_norm(grads, self.clip_norm)
         else:
             norm = global_norm(grads)
@@ -339,6 +348,15 @@ class Trainer:
         """Load the checkpoint ``path`` written by `save`; `run` then continues. Returns self."""
         self.load_state_dict(checkpoint.load(path))
         return self
+
+
+def _clip_in_place(grads, max_norm):
+    """clip_by_global_norm, scaling the arrays of `grads` in place; returns the norm."""
+    norm = global_norm(grads)
+    if math.isfinite(norm) and norm > max_norm:
+        for g in grads.values():
+            g *= np.asarray(max_norm / norm, dtype=g.dtype)
+    return norm
 
 
 class Checkpoints(Callback):

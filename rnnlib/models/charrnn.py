@@ -63,6 +63,10 @@ class CharRNN:
     - seed: seeds the weight initialisation and ``self.rng``, the generator of the dropout
       masks (the Solver saves and restores it with checkpoints).
     - wordvec_dim: E, width of the character embedding; None means E = V (see module doc).
+    - fused: for cell_type 'lstm', compute ``loss`` and ``eval_loss`` with
+      rnnlib.fused_lstm.FusedCharLSTM (the same function on reused buffers, faster; tested
+      to agree with the layer functions). False runs the graded layers of rnnlib.layers,
+      as every other cell does; ``forward`` and ``sample`` always do.
 
     Parameters (self.params): W_embed (V, E); for each layer l = 1..L: Wx{l} (E or H, gH),
     Wh{l} (H, gH), b{l} (gH,), and Wp{l} (3, H) for the peephole LSTM, where g = 1 (rnn),
@@ -70,7 +74,7 @@ class CharRNN:
     """
 
     def __init__(self, vocab_size, hidden_dim, cell_type="lstm", num_layers=1, dropout=0.0,
-                 dtype=np.float32, seed=0, wordvec_dim=None):
+                 dtype=np.float32, seed=0, wordvec_dim=None, fused=True):
         check_cell_type(cell_type, CELL_TYPES)
         if int(num_layers) < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers!r}")
@@ -98,6 +102,11 @@ class CharRNN:
         params["W_vocab"] = init_rng.standard_normal((H, V)) / np.sqrt(H)
         params["b_vocab"] = np.zeros(V)
         self.params = {k: v.astype(self.dtype) for k, v in params.items()}
+        self.fused = None
+        if fused and cell_type == "lstm":
+            from rnnlib.fused_lstm import FusedCharLSTM
+
+            self.fused = FusedCharLSTM(self)
 
     def _layer(self, layer):
         return {k: self.params[f"{k}{layer}"] for k in _LAYER_PARAMS
@@ -132,6 +141,12 @@ class CharRNN:
         expect_int(name, ids, upper=self.vocab_size)
         if ids.ndim != 2:
             raise ValueError(f"{name} must have shape (N, T), got {ids.shape}")
+
+    def _check_pair(self, x, y):
+        self._check_ids("x", x)
+        self._check_ids("y", y)
+        if y.shape != x.shape:
+            raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
 
     def _forward(self, x, h0, mode):
         """Scores (N, T, V), the final state, and the caches for _backward."""
@@ -200,10 +215,11 @@ class CharRNN:
         - grads: dict with the gradient of every parameter, keyed like self.params.
         - state: the state after the last step, to pass as h0 with the next chunk.
         """
-        self._check_ids("x", x)
-        self._check_ids("y", y)
-        if y.shape != x.shape:
-            raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
+        self._check_pair(x, y)
+        if self.fused is not None:
+            if mode not in ("train", "test"):
+                raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+            return self.fused.loss(x, y, self._check_state(h0, x.shape[0]), mode == "train")
         scores, state, (embed_cache, caches, vocab_cache), _ = self._forward(x, h0, mode)
         N, T = y.shape
         loss, dscores = temporal_softmax_loss(scores, y, np.ones((N, T), dtype=bool))
@@ -229,13 +245,15 @@ class CharRNN:
 
         Inputs and normalisation as ``loss`` (divided by N*T). Returns (loss, state).
         """
-        self._check_ids("x", x)
-        self._check_ids("y", y)
-        if y.shape != x.shape:
-            raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
-        scores, state = self.forward(x, h0, mode="test")
+        self._check_pair(x, y)
+        if self.fused is not None:  # time-major scores (T*N, V)
+            scores, state = self.fused.forward(x, self._check_state(h0, x.shape[0]), False)
+            y = y.T.reshape(-1, 1)
+        else:
+            scores, state = self.forward(x, h0, mode="test")
+            y = y[..., None]
         logp = log_softmax(scores.astype(np.float64))
-        return float(-np.take_along_axis(logp, y[..., None], axis=-1).mean()), state
+        return float(-np.take_along_axis(logp, y, axis=-1).mean()), state
 
     def flatten_state(self, state):
         """A state dict as a list of arrays, [h] or [h, c] (for checkpoints)."""
