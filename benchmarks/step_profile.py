@@ -22,6 +22,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import rnnlib.clip
+import rnnlib.fused_lstm
 import rnnlib.models.charrnn as charrnn_module
 import rnnlib.training
 
@@ -33,11 +34,11 @@ _REFERENCE_PARTS = (
     ("dropout_backward", "dropout backward"), ("seq_backward", "LSTM backward"),
     ("word_embedding_backward", "embedding backward"))
 _FUSED_PARTS = (
-    ("forward", "forward (all)"), ("_recurrence", "LSTM recurrence forward"),
+    ("forward", "forward (all)"),
     ("_dropout_forward", "dropout forward"), ("_softmax_loss", "softmax loss"),
     ("backward", "backward (all)"), ("_dropout_backward", "dropout backward"),
-    ("_recurrence_backward", "LSTM recurrence backward"),
     ("_embedding_backward", "embedding + first layer's input backward"))
+_LAYER_PARTS = (("forward", "LSTM recurrence forward"), ("backward", "LSTM recurrence backward"))
 
 
 class Counters:
@@ -92,6 +93,8 @@ def _instrument(trainer, counters, fused):
     if fused:
         for name, label in _FUSED_PARTS:
             counters.patch(trainer.model.fused, name, label, restore)
+        for name, label in _LAYER_PARTS:
+            counters.patch(rnnlib.fused_lstm.LSTMLayer, name, label, restore)
         counters.patch(rnnlib.training, "_clip_in_place", "clip (all)", restore)
     else:
         for name, label in _REFERENCE_PARTS:

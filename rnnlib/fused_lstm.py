@@ -27,34 +27,110 @@ import numpy as np
 
 from rnntools.activations import sigmoid
 
-__all__ = ["FusedCharLSTM"]
+__all__ = ["FusedCharLSTM", "LSTMLayer"]
 
 
-class _Layer:
-    """The buffers of one LSTM layer for batches of N streams and at most T steps."""
+class LSTMLayer:
+    """One LSTM layer's buffers for N streams and at most T steps, and its two passes.
+
+    Fill ``gates(T)`` (T, N, 4H) with the input projection x_t Wx + b of every step (gate
+    columns i, f, o, g), then ``forward`` runs the recurrence from (h0, c0) and ``backward``
+    turns the gates into their gradients dA in the same buffer. The previous hidden states
+    of all steps, for dWh = sum_t h_{t-1}^T dA_t, are ``prev_h(T)``.
+    """
 
     def __init__(self, T, N, H, dtype):
+        self.T, self.N, self.dtype = T, N, np.dtype(dtype)
         self.G = np.empty((T, N, 4 * H), dtype)      # gates i, f, o, g; then their gradients
         self.C = np.empty((T + 1, N, H), dtype)      # cell states, C[0] = c0
         self.TC = np.empty((T, N, H), dtype)         # tanh of the cell states
         self.Hs = np.empty((T + 1, N, H), dtype)     # hidden states, Hs[0] = h0
-        self.D = np.empty((T, N, H), dtype)          # the output after dropout
-        self.keep = np.empty((N, T, H), bool)        # dropout mask, in dropout_forward's order
-        self.seed = None                             # the mask's seed (None: no dropout)
-
-
-class _Workspace:
-    """Every buffer of the fused pass for N streams, at most T steps, one dtype."""
-
-    def __init__(self, T, N, H, L, V, dtype):
-        self.T, self.N = T, N
-        self.layers = [_Layer(T, N, H, dtype) for _ in range(L)]
         self.tmp4 = np.empty((N, 4 * H), dtype)
         self.tmp3 = np.empty((N, 3 * H), dtype)
         self.u3 = np.empty((N, 3 * H), dtype)
         self.tmp = np.empty((N, H), dtype)
-        self.dnext_h = np.empty((N, H), dtype)
-        self.dnext_c = np.empty((N, H), dtype)
+        self.dh0 = np.empty((N, H), dtype)           # after backward: the gradient of h0 ...
+        self.dc0 = np.empty((N, H), dtype)           # ... and of c0
+
+    def fits(self, T, N, dtype):
+        return self.N == N and self.T >= T and self.dtype == np.dtype(dtype)
+
+    def gates(self, T):
+        return self.G[:T]
+
+    def prev_h(self, T):
+        return self.Hs[:T]
+
+    def forward(self, h0, c0, Wh, T):
+        """Steps 1..T from (h0, c0): G becomes the gate values; returns h (T, N, H)."""
+        H = Wh.shape[0]
+        tmp4, tmp = self.tmp4, self.tmp
+        self.Hs[0], self.C[0] = h0, c0
+        for t in range(T):
+            a = self.G[t]
+            np.matmul(self.Hs[t], Wh, out=tmp4)
+            a += tmp4
+            sigmoid(a[:, :3 * H], out=a[:, :3 * H])  # i, f, o are adjacent
+            g = a[:, 3 * H:]
+            np.tanh(g, out=g)
+            c = self.C[t + 1]
+            np.multiply(a[:, H:2 * H], self.C[t], out=c)
+            np.multiply(a[:, :H], g, out=tmp)
+            c += tmp
+            np.tanh(c, out=self.TC[t])
+            np.multiply(a[:, 2 * H:3 * H], self.TC[t], out=self.Hs[t + 1])
+        return self.Hs[1:T + 1]
+
+    def backward(self, dH, Wh, T):
+        """Backpropagation through the T steps; returns dA (T * N, 4H), a view of G.
+
+        dH (T, N, H) holds the gradient reaching every h_t from outside; it is used up.
+        Leaves the gradients of h0 and c0 in dh0 and dc0.
+        """
+        H = Wh.shape[0]
+        dnext_h, dnext_c, dc, u3, s3 = self.dh0, self.dc0, self.tmp, self.u3, self.tmp3
+        dnext_c[...] = 0
+        for t in reversed(range(T)):
+            a, tc, dh = self.G[t], self.TC[t], dH[t]
+            i, f, o, g, ifo = (a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:],
+                               a[:, :3 * H])
+            if t < T - 1:
+                dh += dnext_h
+            # c_t reaches the loss directly (dnext_c) and through h_t = o * tanh(c_t).
+            np.multiply(tc, tc, out=dc)
+            np.subtract(1, dc, out=dc)
+            dc *= o
+            dc *= dh
+            dc += dnext_c
+            np.multiply(dc, f, out=dnext_c)
+            # The upstream factors of i, f, o (before g and f are overwritten) ...
+            np.multiply(dc, g, out=u3[:, :H])
+            np.multiply(dc, self.C[t], out=u3[:, H:2 * H])
+            np.multiply(dh, tc, out=u3[:, 2 * H:])
+            # ... g's gradient dc * i * (1 - g^2), in place ...
+            np.multiply(g, g, out=g)
+            np.subtract(1, g, out=g)
+            g *= i
+            g *= dc
+            # ... and i, f, o's: upstream times the sigmoid' s (1 - s).
+            np.subtract(1, ifo, out=s3)
+            s3 *= ifo
+            np.multiply(u3, s3, out=ifo)
+            np.matmul(a, Wh.T, out=dnext_h)
+        if T == 0:
+            dnext_h[...] = 0
+        return self.G[:T].reshape(T * self.N, -1)
+
+
+class _Workspace:
+    """Every buffer of the fused model pass for N streams, at most T steps, one dtype."""
+
+    def __init__(self, T, N, H, L, V, dtype):
+        self.T, self.N = T, N
+        self.layers = [LSTMLayer(T, N, H, dtype) for _ in range(L)]
+        self.D = [np.empty((T, N, H), dtype) for _ in range(L)]  # outputs after dropout
+        self.keep = [np.empty((N, T, H), bool) for _ in range(L)]  # dropout_forward's order
+        self.seed = [None] * L                       # each mask's seed (None: no dropout)
         self.uniform = np.empty((T, H), np.float64)  # one stream's uniforms at a time
         self.scores = np.empty((T * N, V), dtype)
         self.dH = np.empty((T, N, H), dtype)
@@ -75,10 +151,15 @@ class FusedCharLSTM:
 
     def _workspace(self, N, T):
         m, ws = self.model, self.ws
-        if ws is None or ws.N != N or ws.T < T or ws.scores.dtype != m.dtype:
-            ws = None  # free the old buffers before allocating the new ones
+        if ws is None or not ws.layers[0].fits(T, N, m.dtype):
+            self.ws = ws = None  # free the old buffers before allocating the new ones
             self.ws = ws = _Workspace(T, N, m.hidden_dim, m.num_layers, m.vocab_size, m.dtype)
         return ws
+
+    def _output(self, layer, T):
+        """Layer `layer`'s output as the next layer reads it (after dropout, if any)."""
+        ws = self.ws
+        return ws.layers[layer].Hs[1:T + 1] if ws.seed[layer] is None else ws.D[layer][:T]
 
     # ------------------------------------------------------------------ forward
     def forward(self, x, state, train):
@@ -88,71 +169,49 @@ class FusedCharLSTM:
         - x: int array (N, T) of character ids.
         - state: {'h': (L, N, H), 'c': (L, N, H)}, checked by the model.
         - train: bool, dropout on (the model's rate) when True.
+
+        The scores are a view of a buffer that the next call reuses.
         """
         m, p = self.model, self.model.params
         N, T = x.shape
         ws = self._workspace(N, T)
         self.x, self.T = x, T
-        xt = x.T.reshape(-1)
         # The first layer's input projection is a row of (W_embed Wx1 + b1) per character.
         table = p["W_embed"] @ p["Wx1"]
         table += p["b1"]
-        inp = None
-        for layer in range(m.num_layers):
-            buf = ws.layers[layer]
-            G = buf.G[:T]
-            if layer == 0:
-                np.take(table, xt, axis=0, out=G.reshape(T * N, -1))
-            else:
-                np.matmul(inp.reshape(T * N, -1), p[f"Wx{layer + 1}"], out=G.reshape(T * N, -1))
+        np.take(table, x.T.reshape(-1), axis=0, out=ws.layers[0].gates(T).reshape(T * N, -1))
+        for layer, lstm in enumerate(ws.layers):
+            if layer > 0:
+                G = lstm.gates(T).reshape(T * N, -1)
+                np.matmul(self._output(layer - 1, T).reshape(T * N, -1), p[f"Wx{layer + 1}"],
+                          out=G)
                 G += p[f"b{layer + 1}"]
-            buf.Hs[0], buf.C[0] = state["h"][layer], state["c"][layer]
-            self._recurrence(ws, buf, p[f"Wh{layer + 1}"], T)
-            inp = self._dropout_forward(ws, buf, T, train)
+            lstm.forward(state["h"][layer], state["c"][layer], p[f"Wh{layer + 1}"], T)
+            self._dropout_forward(layer, T, train)
         scores = ws.scores[:T * N]
-        np.matmul(inp.reshape(T * N, -1), p["W_vocab"], out=scores)
+        np.matmul(self._output(m.num_layers - 1, T).reshape(T * N, -1), p["W_vocab"],
+                  out=scores)
         scores += p["b_vocab"]
-        new_state = {"h": np.stack([b.Hs[T] for b in ws.layers[:m.num_layers]]),
-                     "c": np.stack([b.C[T] for b in ws.layers[:m.num_layers]])}
+        new_state = {"h": np.stack([lstm.Hs[T] for lstm in ws.layers]),
+                     "c": np.stack([lstm.C[T] for lstm in ws.layers])}
         return scores, new_state
 
-    @staticmethod
-    def _recurrence(ws, buf, Wh, T):
-        """Steps 1..T of one layer: gates in place in G, then C, TC and Hs."""
-        H = Wh.shape[0]
-        tmp4, tmp = ws.tmp4, ws.tmp
-        for t in range(T):
-            a = buf.G[t]
-            np.matmul(buf.Hs[t], Wh, out=tmp4)
-            a += tmp4
-            sigmoid(a[:, :3 * H], out=a[:, :3 * H])  # i, f, o are adjacent
-            g = a[:, 3 * H:]
-            np.tanh(g, out=g)
-            c = buf.C[t + 1]
-            np.multiply(a[:, H:2 * H], buf.C[t], out=c)
-            np.multiply(a[:, :H], g, out=tmp)
-            c += tmp
-            np.tanh(c, out=buf.TC[t])
-            np.multiply(a[:, 2 * H:3 * H], buf.TC[t], out=buf.Hs[t + 1])
-
-    def _dropout_forward(self, ws, buf, T, train):
-        """The layer's output after dropout (the same masks as dropout_forward's)."""
-        m = self.model
-        out = buf.Hs[1:T + 1]
+    def _dropout_forward(self, layer, T, train):
+        """Dropout on a layer's output, with the masks dropout_forward would draw."""
+        m, ws = self.model, self.ws
         if not (train and m.dropout > 0):
-            buf.seed = None
-            return out
+            ws.seed[layer] = None
+            return
         keep_p = 1.0 - m.dropout
-        buf.seed = int(m.rng.integers(2**63))  # the reference layer's seed, same generator
-        rng = np.random.default_rng(buf.seed)
-        keep = buf.keep[:, :T]
+        ws.seed[layer] = int(m.rng.integers(2**63))  # the reference's seed, same generator
+        rng = np.random.default_rng(ws.seed[layer])
+        keep = ws.keep[layer][:, :T]
         for n in range(keep.shape[0]):  # one stream at a time: the same stream of uniforms
             rng.random(out=ws.uniform[:T])
             np.less(ws.uniform[:T], keep_p, out=keep[n])
-        D = buf.D[:T]
-        np.multiply(out, keep.transpose(1, 0, 2), out=D)
+        D = ws.D[layer][:T]
+        np.multiply(ws.layers[layer].Hs[1:T + 1], keep.transpose(1, 0, 2), out=D)
         D *= m.dtype.type(1) / m.dtype.type(keep_p)  # as dropout_forward's mask value
-        return D
 
     # ------------------------------------------------------------------ loss and backward
     def loss(self, x, y, state, train):
@@ -183,79 +242,37 @@ class FusedCharLSTM:
         m, p, ws, T = self.model, self.model.params, self.ws, self.T
         L, N = m.num_layers, self.x.shape[0]
         grads = {k: np.empty_like(v) for k, v in p.items()}
-        top = ws.layers[L - 1]
-        out = top.Hs[1:T + 1] if top.seed is None else top.D[:T]
-        np.matmul(out.reshape(T * N, -1).T, dscores, out=grads["W_vocab"])
+        np.matmul(self._output(L - 1, T).reshape(T * N, -1).T, dscores, out=grads["W_vocab"])
         dscores.sum(axis=0, out=grads["b_vocab"])
         dH = ws.dH[:T]
         np.matmul(dscores, p["W_vocab"].T, out=dH.reshape(T * N, -1))
         for layer in reversed(range(L)):
-            buf = ws.layers[layer]
-            self._dropout_backward(buf, dH, T)
-            self._recurrence_backward(ws, buf, p[f"Wh{layer + 1}"], dH, T)
-            dA = buf.G[:T].reshape(T * N, -1)
-            k = layer + 1
-            np.matmul(buf.Hs[:T].reshape(T * N, -1).T, dA, out=grads[f"Wh{k}"])
+            k, lstm = layer + 1, ws.layers[layer]
+            self._dropout_backward(layer, dH, T)
+            dA = lstm.backward(dH, p[f"Wh{k}"], T)
+            np.matmul(lstm.prev_h(T).reshape(T * N, -1).T, dA, out=grads[f"Wh{k}"])
             dA.sum(axis=0, out=grads[f"b{k}"])
             if layer > 0:
-                below = ws.layers[layer - 1]
-                inp = below.Hs[1:T + 1] if below.seed is None else below.D[:T]
-                np.matmul(inp.reshape(T * N, -1).T, dA, out=grads[f"Wx{k}"])
+                np.matmul(self._output(layer - 1, T).reshape(T * N, -1).T, dA,
+                          out=grads[f"Wx{k}"])
                 # dH is used up: the gradient of the layer below's output replaces it.
                 np.matmul(dA, p[f"Wx{k}"].T, out=dH.reshape(T * N, -1))
-        self._embedding_backward(ws, grads, T)
+        self._embedding_backward(grads, T)
         return grads
 
-    def _dropout_backward(self, buf, dH, T):
-        if buf.seed is None:
+    def _dropout_backward(self, layer, dH, T):
+        if self.ws.seed[layer] is None:
             return
-        dH *= buf.keep[:, :T].transpose(1, 0, 2)
+        dH *= self.ws.keep[layer][:, :T].transpose(1, 0, 2)
         dH *= self.model.dtype.type(1) / self.model.dtype.type(1.0 - self.model.dropout)
 
-    def _embedding_backward(self, ws, grads, T):
+    def _embedding_backward(self, grads, T):
         """W_embed and Wx1 from the first layer's gate gradients, summed per character."""
-        p, N = self.model.params, self.x.shape[0]
-        dA = ws.layers[0].G[:T].reshape(T * N, -1)
+        p, N, ws = self.model.params, self.x.shape[0], self.ws
+        dA = ws.layers[0].gates(T).reshape(T * N, -1)
         onehot = ws.onehot[:T * N]
         onehot[...] = 0
         onehot[np.arange(T * N), self.x.T.reshape(-1)] = 1
         per_char = onehot.T @ dA  # (V, 4H): the sum of dA over each character's positions
         np.matmul(p["W_embed"].T, per_char, out=grads["Wx1"])
         np.matmul(per_char, p["Wx1"].T, out=grads["W_embed"])
-
-    @staticmethod
-    def _recurrence_backward(ws, buf, Wh, dH, T):
-        """Backpropagation through the T steps: buf.G[t] becomes the gates' gradient dA[t].
-
-        dH (T, N, H) holds the gradient reaching every h_t from above; it is used up.
-        """
-        H = Wh.shape[0]
-        dnext_h, dnext_c, dc, u3, s3 = ws.dnext_h, ws.dnext_c, ws.tmp, ws.u3, ws.tmp3
-        dnext_c[...] = 0
-        for t in reversed(range(T)):
-            a, tc, dh = buf.G[t], buf.TC[t], dH[t]
-            i, f, o, g, ifo = (a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:],
-                               a[:, :3 * H])
-            if t < T - 1:
-                dh += dnext_h
-            # c_t reaches the loss directly (dnext_c) and through h_t = o * tanh(c_t).
-            np.multiply(tc, tc, out=dc)
-            np.subtract(1, dc, out=dc)
-            dc *= o
-            dc *= dh
-            dc += dnext_c
-            np.multiply(dc, f, out=dnext_c)
-            # The upstream factors of i, f, o (before g and f are overwritten) ...
-            np.multiply(dc, g, out=u3[:, :H])
-            np.multiply(dc, buf.C[t], out=u3[:, H:2 * H])
-            np.multiply(dh, tc, out=u3[:, 2 * H:])
-            # ... g's gradient dc * i * (1 - g^2), in place ...
-            np.multiply(g, g, out=g)
-            np.subtract(1, g, out=g)
-            g *= i
-            g *= dc
-            # ... and i, f, o's: upstream times the sigmoid' s (1 - s).
-            np.subtract(1, ifo, out=s3)
-            s3 *= ifo
-            np.multiply(u3, s3, out=ifo)
-            np.matmul(a, Wh.T, out=dnext_h)
