@@ -40,11 +40,16 @@ solutions: install
 release: solutions
 	$(PY) -m course.release
 
-## Speed against PyTorch on this machine (prints figures; never part of `make test`).
+## Speed against PyTorch on this machine (prints figures and targets; never part of `make
+## test`): every ratio is the median of paired alternating rounds, with its spread and the load.
 bench: install
 	$(PY) -m pip install --quiet -r requirements-bench.txt
-	$(PY) benchmarks/lstm_speed.py
-	$(PY) benchmarks/charlm_torch.py --step-cpu 5
+	$(PY) benchmarks/lstm_speed.py --threads 1
+	$(PY) benchmarks/lstm_speed.py --threads 2
+	$(PY) benchmarks/charlm_step.py --threads 1 --reference
+	$(PY) benchmarks/charlm_step.py --threads 2 --reference
+	$(PY) benchmarks/charlm_step.py --profile
+	$(PY) benchmarks/charlm_step.py --memory
 
 ## Retrain everything the book shows from training (slow; writes results/).
 results: install

@@ -9,6 +9,7 @@ a benchmark-only dependency (requirements-bench.txt).
     python benchmarks/charlm_torch.py --max-steps 900 --minutes 15 --threads 1
 
 Run it in the same session as the rnnlib run and compare the two `final.best_val_loss`.
+The speed of one training step against rnnlib's is benchmarks/charlm_step.py.
 """
 
 import argparse
@@ -23,7 +24,7 @@ from torch import nn
 from rnnlib.data import StreamBatches, streams, train_val_split
 from rnnlib.results import finish_header, run_header, subsample_curve, write_json
 from rnnlib.train import DEFAULTS
-from rnnlib.training import Trainer, step_schedule
+from rnnlib.training import step_schedule
 
 
 class CharLSTM(nn.Module):
@@ -104,9 +105,6 @@ def parse_args(argv=None):
     ap.add_argument("--record-first", type=int, default=d["record_first"],
                     help="record the losses of the first this many steps (for a replay)")
     ap.add_argument("--out", default="results/charlm_torch.json")
-    ap.add_argument("--step-cpu", type=int, default=0, metavar="N",
-                    help="only time N training steps of rnnlib and of PyTorch in CPU seconds "
-                         "(one thread each; independent of other jobs' load) and print them")
     return ap.parse_args(argv)
 
 
@@ -211,7 +209,7 @@ def report(args, run, total, stopped, V):
                    "max_steps": args.max_steps, "minutes": args.minutes, "dtype": "float32",
                    "eval_every": args.eval_every, "val_chars": int(run.val.size),
                    "embed_dim": args.embed or V, "threads": args.threads, "clock": args.clock},
-        "settings": {k: v for k, v in vars(args).items() if k != "step_cpu"},
+        "settings": vars(args),
         "vocab_size": V, "params": sum(p.numel() for p in run.model.parameters()),
         "curve": subsample_curve(run.curve),
         "samples": run.samples,
@@ -227,8 +225,6 @@ def report(args, run, total, stopped, V):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.step_cpu:
-        return step_cpu(args)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     result = run_header("charlm/1", args.seed)
@@ -250,51 +246,6 @@ def main(argv=None):
     print(f"best val {best[0]:.4f} nats/char at step {best[1]} ({best[2]:.0f} s); "
           f"{run.step} steps, {total / max(run.step, 1):.3f} s/step ({stopped}); "
           f"wrote {args.out}")
-
-
-def step_cpu(args):
-    """CPU seconds per training step (forward, backward, clip, Adam) of both libraries."""
-    from threadpoolctl import threadpool_limits
-
-    from rnnlib.models import CharRNN
-
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(args.seed)
-    V = 65
-    x = rng.integers(0, V, (args.batch, args.seq))
-    y = rng.integers(0, V, (args.batch, args.seq))
-    model = CharLSTM(V, args.embed or V, args.hidden, args.layers, args.dropout)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def torch_step():
-        logits, _ = model(xt)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, V), yt.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
-
-    ours = CharRNN(V, args.hidden, "lstm", args.layers, args.dropout, np.float32, args.seed,
-                   wordvec_dim=args.embed)
-    # The step every rnnlib model trains with (rnnlib.training), on one fixed batch.
-    trainer = Trainer(ours, lambda rng: (x, y), num_steps=args.step_cpu + 1,
-                      update_rule="adam", optim_config={"learning_rate": args.lr},
-                      clip_norm=args.clip)
-    rnnlib_step = trainer.train_step
-
-    times = {}
-    with threadpool_limits(limits=1, user_api="blas"):
-        for name, fn in (("torch", torch_step), ("rnnlib", rnnlib_step)):
-            fn()  # warm-up
-            t0 = time.process_time()
-            for _ in range(args.step_cpu):
-                fn()
-            times[name] = (time.process_time() - t0) / args.step_cpu
-    print(f"CPU seconds per step, {args.layers}x{args.hidden} LSTM, batch {args.batch} x "
-          f"{args.seq}, one thread: rnnlib {times['rnnlib']:.3f}, torch {times['torch']:.3f}, "
-          f"ratio {times['rnnlib'] / times['torch']:.2f}")
-    return times
 
 
 if __name__ == "__main__":
