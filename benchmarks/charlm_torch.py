@@ -95,6 +95,8 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=d["lr"])
     ap.add_argument("--lr-schedule", default=d["lr_schedule"], choices=["constant", "cosine"])
     ap.add_argument("--lr-min-frac", type=float, default=d["lr_min_frac"])
+    ap.add_argument("--warmup-frac", type=float, default=d["warmup_frac"],
+                    help="linear warm-up over this fraction of the steps (as rnnlib.train)")
     ap.add_argument("--clip", type=float, default=d["clip"])
     ap.add_argument("--eval-every", type=int, default=d["eval_every"])
     ap.add_argument("--threads", type=int, default=2)
@@ -126,7 +128,8 @@ class Run:
         self.args, self.chars, self.val, V = args, chars, val, len(chars)
         self.model = CharLSTM(V, args.embed or V, args.hidden, args.layers, args.dropout)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=args.lr)
-        self.lr = step_schedule(args.lr_schedule, args.lr, args.max_steps, args.lr_min_frac)
+        self.lr = step_schedule(args.lr_schedule, args.lr, args.max_steps, args.lr_min_frac,
+                                args.warmup_frac)
         self.curve = {"step": [], "time_s": [], "wall_s": [], "train_loss": [], "val_loss": []}
         self.samples, self.gen = [], torch.Generator().manual_seed(args.seed)
         self.best, self.best_state = (math.inf, 0, 0.0), None

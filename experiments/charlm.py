@@ -47,6 +47,8 @@ def main(argv=None):
     ap.add_argument("--seq", type=int, default=CONFIG["seq"])
     ap.add_argument("--batch", type=int, default=CONFIG["batch"])
     ap.add_argument("--lr", type=float, default=CONFIG["lr"])
+    ap.add_argument("--warmup-frac", type=float, default=CONFIG["warmup_frac"],
+                    help="linear warm-up over this fraction of the steps")
     ap.add_argument("--eval-every", type=int, default=CONFIG["eval_every"])
     ap.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from ckpt-dir/last")
