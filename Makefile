@@ -50,6 +50,7 @@ bench: install
 	$(PY) benchmarks/charlm_step.py --threads 2 --reference
 	$(PY) benchmarks/charlm_step.py --profile
 	$(PY) benchmarks/charlm_step.py --memory
+	$(PY) benchmarks/grading.py --rounds 3 --timings
 
 ## Retrain everything the book shows from training (slow; writes results/).
 results: install

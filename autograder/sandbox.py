@@ -27,6 +27,7 @@ wall-clock limit per cell (SIGALRM inside, SIGKILL from outside after a grace pe
 per notebook (ten times the cell limit).
 """
 
+import atexit
 import ctypes
 import importlib.util
 import json
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import time
 from functools import lru_cache
+from multiprocessing.util import Finalize
 from pathlib import Path
 
 from . import tempdirs
@@ -248,9 +250,11 @@ def _bwrap_prefix(exe, sandbox_dir, mounts=(), disk_mb=None):
     return cmd
 
 
-def _private_uid():
-    """The uid the worker drops to, or None when the grader is not root."""
-    return BASE_UID + os.getpid() if os.getuid() == 0 else None
+def _private_uid(slot=0):
+    """The uid the worker drops to, or None when the grader is not root: two per grading
+    process (`slot` 0 or 1), so that a spare sandbox never shares its uid with the one at
+    work."""
+    return BASE_UID + 2 * os.getpid() + slot if os.getuid() == 0 else None
 
 
 def _limits(memory_mb, cpu_seconds):
@@ -305,21 +309,28 @@ class _Lines:
             return "garbage", None
 
 
-def _private_dir(files_dir, uid):
-    """A fresh private folder: work/ (the submission's regular files), home/ and tmp/."""
+def _private_dir(uid):
+    """A fresh private folder: work/ (empty until `_fill`), home/ and tmp/."""
     tmp = tempdirs.make("sandbox")
-    work = Path(tmp) / "work"
-    if files_dir is not None:
-        copy_regular(files_dir, work)
-    else:
-        work.mkdir()
-    for sub in ("home", "tmp"):
+    for sub in ("work", "home", "tmp"):
         (Path(tmp) / sub).mkdir()
+    _give(tmp, uid)
+    return tmp
+
+
+def _fill(tmp, files_dir, uid):
+    """Copy the submission's regular files into work/ (seen by a started sandbox too: it
+    mounts the folder, not its contents)."""
+    if files_dir is not None:
+        copy_regular(files_dir, Path(tmp) / "work")
+        _give(Path(tmp) / "work", uid)
+
+
+def _give(top, uid):
     if uid is not None:
-        for dirpath, dirnames, filenames in os.walk(tmp):
+        for dirpath, dirnames, filenames in os.walk(top):
             for name in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
                 os.lchown(name, uid, uid)
-    return tmp
 
 
 def _environment(inside):
@@ -340,14 +351,14 @@ def _dead(status):
 class _Session:
     """One worker process and the conversation with it, cell by cell."""
 
-    def __init__(self, mode, files_dir, timeout, memory_mb, mounts=(), disk_mb=DISK_MB):
-        self.mode, self.timeout = mode, timeout
+    def __init__(self, mode, timeout, memory_mb, mounts=(), disk_mb=DISK_MB, slot=0):
+        self.mode, self.timeout, self.slot = mode, timeout, slot
         self.keep = frozenset()
         if mode in UNCONTAINED:
             _become_subreaper()
             self.keep = frozenset(_children())  # this process's own children stay alive
-        self.uid = _private_uid()
-        self.tmp = _private_dir(files_dir, self.uid)
+        self.uid = _private_uid(slot)
+        self.tmp = _private_dir(self.uid)
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         python = os.path.join(sys.prefix, "bin", "python")
@@ -375,7 +386,8 @@ class _Session:
         while data:
             data = data[os.write(self.send_fd, data):]
 
-    def open(self, max_output):
+    def open(self, files_dir, max_output):
+        _fill(self.tmp, files_dir, self.uid)
         setup = {"uid": self.uid, "timeout": self.timeout, "max_output": max_output}
         if self.stage:
             setup["stage"] = [self.stage, "/sandbox/work", [f"/sandbox/{d}" for d in STAGED]]
@@ -424,7 +436,7 @@ class _Session:
 
 
 def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_000,
-              mode=None, mounts=(), disk_mb=DISK_MB):
+              mode=None, mounts=(), disk_mb=DISK_MB, spare=True):
     """Run `cells` (dicts with 'source', 'test' and, for tests, optionally 'prepared' from
     `autograder.testcell.prepare`) in a fresh sandboxed worker.
 
@@ -435,6 +447,8 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
         student package); nothing else of the grader's environment but Python is.
     disk_mb : the size of everything the notebook may write (bwrap only); a write past it
         fails and the cell's status is 'disk'.
+    spare : start the next notebook's sandbox (bwrap only) while this one runs; each
+        sandbox still serves one notebook only.
     Returns (results, events): one dict per cell with 'status' in ok, error, timeout,
     memory, crashed, tampered, the captured 'outputs', the failing 'line' and 'altered' (what
     the student's code had changed that the worker watches); events is a list of strings
@@ -442,10 +456,13 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
     """
     mode = mode or sandbox_mode()
     check_mode(mode, mounts=mounts)
-    session = _Session(mode, files_dir, timeout, memory_mb, tuple(mounts), disk_mb)
+    kind = (mode, timeout, memory_mb, tuple(mounts), disk_mb)
+    session = _SPARE.take(kind) or _Session(*kind)
     results, events = [], []
     try:
-        session.open(max_output)
+        session.open(files_dir, max_output)
+        if spare and mode == "bwrap":
+            _SPARE.start(kind, slot=1 - session.slot)
         for i, cell in enumerate(cells):
             result, alive = session.run(i, cell, events)
             results.append(result)
@@ -463,6 +480,40 @@ def run_cells(files_dir, cells, *, timeout=30.0, memory_mb=2048, max_output=200_
     finally:
         session.close()
     return results, events
+
+
+class _Spare:
+    """At most one sandbox per grading process started ahead of its notebook: its worker
+    loads IPython while the current notebook runs, and receives its files and its setup
+    only when `take`n. Only in bwrap mode: without namespaces, a session stops every child
+    that it did not find at its start, which a spare started later would be."""
+
+    def __init__(self):
+        self.kind, self.session, self.registered = None, None, False
+
+    def take(self, kind):
+        session, self.session = self.session, None
+        if session is not None and (self.kind != kind or session.proc.poll() is not None):
+            session.close()
+            session = None
+        return session
+
+    def start(self, kind, slot):
+        if not self.registered:
+            # (a pool worker leaves through os._exit, which skips atexit but not Finalize)
+            Finalize(self, self.close, exitpriority=10)
+            atexit.register(self.close)
+            self.registered = True
+        self.close()
+        self.kind, self.session = kind, _Session(*kind, slot=slot)
+
+    def close(self):
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+_SPARE = _Spare()
 
 
 def _become_subreaper():

@@ -517,6 +517,10 @@ def main():
     channel = _Channel(int(_sys.argv[1]), int(_sys.argv[2]))
     os.set_inheritable(channel.in_fd, False)
     os.set_inheritable(channel.out_fd, False)
+    # IPython loads before the notebook is known, so that a sandbox started ahead of its
+    # notebook (see sandbox.py's spare) has done most of its start-up when it is needed.
+    # Loading a module runs no student code and, in Python's isolated mode, writes nothing.
+    import IPython.core.interactiveshell  # noqa: F401
     setup = channel.receive()["setup"]
     if setup.get("stage"):
         _stage(setup["stage"], setup.get("uid"))

@@ -158,3 +158,40 @@ def test_crash_is_reported():
     results, _ = run_unsandboxed([{"source": "print(1)"}, {"source": "import os\nos._exit(1)"},
                                   {"source": "print(2)"}], timeout=10)
     assert [r["status"] for r in results] == ["ok", "crashed", "crashed"]
+
+
+@needs_bwrap
+def test_a_spare_sandbox_serves_one_notebook_and_sees_its_files(tmp_path):
+    """The sandbox started ahead of a notebook (sandbox._Spare) gets that notebook's files,
+    and nothing of the notebook before it: not its files, its variables, its processes or its
+    uid."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (first / "mine.txt").write_text("first\n")
+    (second / "mine.txt").write_text("second\n")
+    leave = ("import os, subprocess\nopen('left.txt', 'w').write('x')\nsecret = 42\n"
+             "subprocess.Popen(['sleep', '311.713'])\nprint(os.getuid())")
+    look = ("import os\nprint(open('mine.txt').read().strip(), os.path.exists('left.txt'),"
+            " 'secret' in globals(), os.getuid())")
+    sandbox._SPARE.close()
+    ran, _ = run_cells(first, [{"source": leave, "test": False}], spare=True)
+    assert sandbox._SPARE.session is not None  # started while the first notebook ran
+    spare_pid = sandbox._SPARE.session.proc.pid
+    ran2, _ = run_cells(second, [{"source": look, "test": False}], spare=False)
+    assert sandbox._SPARE.session is None and ran2[0]["status"] == "ok", ran2
+    words = texts(ran2[0]).split()
+    assert words[:3] == ["second", "False", "False"]
+    if os.getuid() == 0:
+        assert words[3] != texts(ran[0]).strip()  # the other of the process's two uids
+    assert not alive(spare_pid)
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+            and "sleep\x00311.713" in _cmdline(p)]
+    assert not left, "the first notebook's process outlived its sandbox"
+
+
+def _cmdline(proc):
+    try:
+        return (proc / "cmdline").read_text()
+    except OSError:
+        return ""

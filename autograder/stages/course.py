@@ -65,6 +65,11 @@ def _notebook_cell(cell, by_id, run):
 
 def _valid(nb):
     """The notebook, with the outputs of any cell nbformat refuses dropped."""
+    try:
+        nbformat.validate(nb)  # one pass over the schema: almost every notebook is valid
+        return nb
+    except nbformat.ValidationError:
+        pass
     for cell in nb.cells:
         if cell.cell_type == "code":
             try:

@@ -6,7 +6,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from .plan import cell_kind, nb_meta
@@ -76,14 +75,20 @@ def record_course(cd, run):
             gb.update_or_create_student(student)
             stamp = cd.get_existing_timestamp(str(folder(cd, "submitted", student, assignment)))
             gb.update_or_create_submission(assignment, student, timestamp=parse_utc(stamp))
+        by_notebook = {}
         for r in rows:
-            _grade(gb, r)
+            by_notebook.setdefault((r["student"], r["assignment"], r["notebook"]), []).append(r)
+        for (student, assignment, notebook), nb_rows in by_notebook.items():
+            sub = gb.find_submission_notebook(notebook, assignment, student)
+            grades = {g.name: g for g in sub.grades}  # two queries, not two per question
+            comments = {c.name: c for c in sub.comments}
+            for r in nb_rows:
+                _grade(grades[r["question"]], comments.get(r["question"]), r)
         gb.db.commit()
-    _late_penalties(cd, url, {(r["student"], r["assignment"], r["notebook"]) for r in rows})
+        _late_penalties(cd, gb, {(r["student"], r["assignment"], r["notebook"]) for r in rows})
 
 
-def _grade(gb, r):
-    grade = gb.find_grade(r["question"], r["notebook"], r["assignment"], r["student"])
+def _grade(grade, comment, r):
     if r["status"] == "manual":
         grade.auto_score = None
     else:
@@ -91,21 +96,26 @@ def _grade(gb, r):
     # As nbgrader's SaveAutoGrades: a person looks at what has no automatic score, and again
     # at what a person graded before this run.
     grade.needs_manual_grade = grade.auto_score is None or grade.manual_score is not None
-    try:
-        comment = gb.find_comment(r["question"], r["notebook"], r["assignment"], r["student"])
-    except MissingEntry:
-        return
-    comment.auto_comment = "No response." if r["status"] == "unanswered" else None
+    if comment is not None:
+        comment.auto_comment = "No response." if r["status"] == "unanswered" else None
 
 
-def _late_penalties(cd, url, notebooks):
+def _late_penalties(cd, gb, notebooks):
+    """nbgrader's AssignLatePenalties for every graded notebook, in one gradebook session
+    (the preprocessor opens one per notebook): its configured plugin and its bounds."""
     from nbgrader.preprocessors import AssignLatePenalties
 
     penalties = AssignLatePenalties(config=cd.config)
+    penalties.init_plugin()
     for student, assignment, notebook in sorted(notebooks):
-        resources = {"nbgrader": {"notebook": notebook, "assignment": assignment,
-                                  "student": student, "db_url": url}}
-        penalties.preprocess(nbformat.v4.new_notebook(), resources)
+        late = gb.find_submission(assignment, student).total_seconds_late
+        sub = gb.find_submission_notebook(notebook, assignment, student)
+        sub.late_submission_penalty = None
+        if late > 0:
+            penalty = penalties.plugin_inst.late_submission_penalty(student, sub.score, late)
+            if penalty is not None:
+                sub.late_submission_penalty = penalties._check_late_penalty(sub, penalty)
+    gb.db.commit()
 
 
 def graded(url, notebooks):
