@@ -14,7 +14,7 @@ Prints the wall time of each, the per-round ratio, their median and spread, the 
 average, and (``--timings``) where our time went, stage by stage. Prints figures; not a test.
 
     .venv/bin/python benchmarks/grading.py [--n 24] [--assignment 02_rnn] [--mix full,blank]
-        [--workers 2] [--rounds 3] [--stock-feedback] [--timings]
+        [--workers 2] [--rounds 3] [--stock-feedback] [--timings] [--baseline CHECKOUT]
 """
 
 import argparse
@@ -56,12 +56,15 @@ def build_course(tmp, assignment, n, mix):
     return course
 
 
-def ours(course, workers, timings):
+def ours(course, workers, timings, code=ROOT):
+    """Our grader's wall time on `course`; `code`: the checkout whose autograder runs (its
+    course plugin and rnnlib are this one's)."""
     out = course.parent / "out"
     cmd = [sys.executable, "-m", "autograder", "grade", "--course", str(course), "--out",
            str(out), "--workers", str(workers), "--quiet"] + (["--timings"] if timings else [])
     t0 = time.perf_counter()
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    env = dict(os.environ, PYTHONPATH=str(code))
+    run = subprocess.run(cmd, cwd=code, env=env, capture_output=True, text=True)
     took = time.perf_counter() - t0
     if run.returncode != 0:
         raise SystemExit(run.stderr)
@@ -94,6 +97,9 @@ def main():
     parser.add_argument("--stock-feedback", action="store_true",
                         help="count stock nbgrader's generate_feedback too")
     parser.add_argument("--timings", action="store_true", help="our time per stage")
+    parser.add_argument("--baseline", metavar="CHECKOUT", help="also time the grader of "
+                        "another checkout (e.g. a `git worktree` of an older revision) in "
+                        "the same rounds")
     args = parser.parse_args()
     mix = args.mix.split(",")
     with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
@@ -101,24 +107,30 @@ def main():
         print(f"{args.n} submissions of {args.assignment} ({', '.join(mix)} in turn), "
               f"{args.workers} workers, {args.rounds} rounds; load average "
               f"{os.getloadavg()[0]:.1f}")
-        ratios = []
+        contenders = ["ours", "stock"] + (["baseline"] if args.baseline else [])
+        ratios = {who: [] for who in contenders if who != "stock"}
         for r in range(args.rounds):
             times = {}
-            for who in (("ours", "stock") if r % 2 == 0 else ("stock", "ours")):
+            for who in contenders[r % len(contenders):] + contenders[:r % len(contenders)]:
                 work = Path(tmp) / f"round{r}-{who}"
                 shutil.copytree(master.parent / "course", work / "course")
-                if who == "ours":
-                    times[who] = ours(work / "course", args.workers, args.timings and r == 0)
-                else:
+                if who == "stock":
                     times[who] = stock(work / "course", args.assignment, args.stock_feedback)
+                else:
+                    code = Path(args.baseline).resolve() if who == "baseline" else ROOT
+                    times[who] = ours(work / "course", args.workers,
+                                      args.timings and r == 0 and who == "ours", code)
                 shutil.rmtree(work, ignore_errors=True)
-            ratios.append(times["stock"] / times["ours"])
-            print(f"round {r + 1}: ours {times['ours']:6.1f} s, stock {times['stock']:6.1f} s,"
-                  f" ratio {ratios[-1]:.2f} (load {os.getloadavg()[0]:.1f})")
-        print(f"ratio: median {statistics.median(ratios):.2f}, spread {min(ratios):.2f} to "
-              f"{max(ratios):.2f} over {len(ratios)} rounds (stock nbgrader autograde"
-              f"{' + generate_feedback' if args.stock_feedback else ''} / ours)")
-
+            for who in ratios:
+                ratios[who].append(times["stock"] / times[who])
+            print(f"round {r + 1}: " + ", ".join(f"{w} {t:6.1f} s" for w, t in times.items())
+                  + "; stock/ours " + ", ".join(f"{w} {v[-1]:.2f}" for w, v in ratios.items())
+                  + f" (load {os.getloadavg()[0]:.1f})")
+        for who, values in ratios.items():
+            print(f"ratio {who}: median {statistics.median(values):.2f}, spread "
+                  f"{min(values):.2f} to {max(values):.2f} over {len(values)} rounds (stock "
+                  f"nbgrader autograde{' + generate_feedback' if args.stock_feedback else ''}"
+                  f" / {who})")
 
 if __name__ == "__main__":
     main()
