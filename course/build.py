@@ -24,14 +24,24 @@ starts a cell; the lines up to the next such line are its text. Kinds:
   a function some question of the course grades (from an earlier assignment too).
 - ``given FN [FN ...] id=NAME``: a read-only cell with the full source of helpers that are not
   graded, named by dotted path (``rnnlib.clip._check_grads``).
+- ``pasted id=NAME``: right after a solution cell of functions from earlier assignments (the
+  *paste cell*), a read-only check that calls each of them once on a small input and says
+  "paste rnn_step_forward from assignment 2 ..." for anything missing (``rnntools.testing
+  .Pasted``): the functions the notebook's later cells call must be there, the others only
+  when a pasted function calls them (as CS231n's ``rnn_forward`` calls ``rnn_step_forward``).
 - ``hidden GRADE_ID``: the graded, read-only hidden test cell of that question of the manifest.
 - ``visible GRADE_ID [id=NAME]``: a read-only, ungraded cell that checks the question's visible
   cases against fingerprints (students see it); its id defaults to ``reference_<case>``.
+
+A read-only cell whose id starts with ``visible_`` is a visible test of one question: its id is
+``visible_<function>`` or ``visible_<function>_<words>`` (:func:`visible_question`), so that
+every visible test names the one question it checks.
 - ``test GRADE_ID``: a graded, read-only code cell written out in full (the cell's text).
 - ``answer GRADE_ID``: a manually graded markdown answer (the cell's text is the model answer).
 """
 
 import argparse
+import ast
 import inspect
 import re
 import sys
@@ -52,6 +62,44 @@ HIDDEN_NOTE = "# Hidden tests (graded): {name} on other sizes and seeds."
 NOTE_KEY = "course_source"
 #: The kinds of template cell that place a question of the manifest.
 PLACES = ("hidden", "test", "answer")
+#: The code of a paste check (kind ``pasted``).
+PASTED_HEAD = """\
+# Each assignment is graded alone, so the functions it builds on must be pasted above. Each one
+# is called once here on a small input, to find what is still missing.
+pasted = Pasted(globals(), {{
+{origins}
+}}, required={required})"""
+
+
+def visible_question(cell_id, assignment):
+    """The question a visible test cell checks: ``reference_<case>`` (a ``%% visible`` cell)
+    or ``visible_<function>[_<words>]``, the longest function name that fits; None for other
+    cells."""
+    questions = [q for q in assignment.questions if q.kind == "cases"]
+    if cell_id.startswith("reference_"):
+        found = [q for q in questions if q.case == cell_id[len("reference_"):]]
+    elif cell_id.startswith("visible_"):
+        rest = cell_id[len("visible_"):]
+        found = sorted((q for q in questions if rest == q.case or rest.startswith(q.case + "_")),
+                       key=lambda q: -len(q.case))
+    else:
+        return None
+    if not found:
+        raise ValueError(f"{assignment.name}: the visible test {cell_id} names no question")
+    return found[0].grade_id
+
+
+def _called_names(text):
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    return {n.func.id for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+def _ordinal(assignment_name):
+    return f"assignment {int(assignment_name[:2])}"
 
 
 def parse_template(text):
@@ -126,6 +174,7 @@ class _Notebook:
         self.functions = [source.find_function(n, root) for kind, words, _, _ in self.specs
                           if kind in ("solution", "given") for n in words]
         self.ids, self.placed, self.includes = set(), [], []
+        self.index, self.last_solution = 0, []
 
     def new_id(self, grade_id):
         if grade_id in self.ids:
@@ -160,8 +209,14 @@ class _Notebook:
             if kind == "imports":
                 text = source.merge_imports(text.split("\n")
                                             + source.needed_imports(self.functions))
+            if options["id"].startswith("visible_"):
+                visible_question(options["id"], self.assignment)
             return code(text, metadata=_meta(self.new_id(options["id"]), locked=True))
+        if kind == "pasted":
+            return code(self.paste_check(), metadata=_meta(self.new_id(options["id"]),
+                                                           locked=True))
         if kind == "solution":
+            self.last_solution = words
             text = "\n\n\n".join(source.solution_source(source.find_function(n, self.root))
                                  for n in words)
             return code(text, metadata=_meta(self.new_id(options.get("id", words[0])),
@@ -171,6 +226,31 @@ class _Notebook:
                                  for n in words)
             return code(text, metadata=_meta(self.new_id(options["id"]), locked=True))
         return self.question_cell(kind, words, options, text)
+
+    def paste_check(self):
+        """The code of a ``pasted`` cell for the functions of the solution cell before it."""
+        checks = {q.function: q for q in manifest.checks(self.root).values()}
+        names = [n for n in self.last_solution if n in checks
+                 and checks[n].assignment != self.assignment.name]
+        if not names or self.specs[self.index - 1][0] != "solution":
+            raise ValueError(f"{self.template}: '%% pasted' must follow a solution cell of "
+                             "functions from earlier assignments")
+        later = set().union(*(_called_names(t) for k, _, _, t in self.specs[self.index + 1:]
+                              if k in ("locked", "test", "code")))
+        origins = "\n".join(f'    "{n}": "{_ordinal(checks[n].assignment)}",' for n in names)
+        required = "[" + ", ".join(f'"{n}"' for n in names if n in later) + "]"
+        lines = [PASTED_HEAD.format(origins=origins, required=required)]
+        for name in names:
+            q = checks[name]
+            dims = dict(q.visible[0] if q.visible else q.hidden[0])
+            dims.pop("seed")
+            args = ", ".join([f'"{q.case}"', "seed=1000"] + [f"{k}={v!r}" for k, v in dims.items()])
+            body = run_lines.render(q.steps, "c", "")
+            lines += [f"c = case({args})", "", "", "def run():",
+                      *(" " * 4 + line for line in body), "", "",
+                      f'pasted.call("{name}", run)']
+        lines.append("pasted.report()")
+        return "\n".join(lines)
 
     def question_cell(self, kind, words, options, text):
         if kind not in ("hidden", "visible", "test", "answer"):
@@ -198,6 +278,7 @@ class _Notebook:
     def build(self):
         cells = []
         for index, spec in enumerate(self.specs):
+            self.index = index
             cell = self.cell(*spec)
             cell["id"] = f"cell-{index:02d}"
             cells.append(cell)

@@ -26,7 +26,7 @@ KINDS = ("cases", "test", "answer")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FIELDS = {
     "cases": ({"grade_id", "points", "grades", "case", "run", "hidden"},
-              {"kind", "outputs", "visible"}),
+              {"kind", "outputs", "visible", "title"}),
     "test": ({"grade_id", "points", "title"}, {"kind"}),
     "answer": ({"grade_id", "points"}, {"kind", "title"}),
 }

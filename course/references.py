@@ -66,9 +66,9 @@ def functions(question):
     found = {}
     for name in called:
         fn = getattr(module, name, None)
-        if not isinstance(fn, types.FunctionType):
+        if not isinstance(fn, types.FunctionType | type):
             raise ValueError(f"{question.assignment}/{question.grade_id}: {question.module} has "
-                             f"no function {name}")
+                             f"no function {name} (nor a class)")
         found[name] = fn
     return found
 
@@ -81,6 +81,7 @@ def evaluate(question, inputs):
                          f"{', '.join(missing)}, which case {question.case!r} does not make "
                          f"(it makes {', '.join(inputs)})")
     code = "\n".join(run_lines.render(question.steps, "_c", "_"))
-    namespace = {"__builtins__": builtins, "_c": inputs, **functions(question)}
+    modules = {name: importlib.import_module(m) for name, m in run_lines.MODULES.items()}
+    namespace = {"__builtins__": builtins, "_c": inputs, **modules, **functions(question)}
     exec(compile(code, f"<{question.assignment}/{question.grade_id}>", "exec"), namespace)
     return {k: np.asarray(namespace["_" + k]) for k in question.outputs}

@@ -128,7 +128,7 @@ def points_table(root=manifest.COURSE):
     rows = ["| assignment | you write | points (auto + written) |", "|---|---|---|"]
     for a in manifest.assignments(root):
         notebooks = ", ".join(f"`{a.name}/{t.stem}.ipynb`" for t in a.templates)
-        written = [f"`{q.function}`" if q.kind == "cases" else q.title
+        written = [q.title or f"`{q.function}`" if q.kind == "cases" else q.title
                    for q in a.questions if q.kind != "answer"]
         auto = sum(q.points for q in a.questions if q.kind != "answer")
         manual = sum(q.points for q in a.questions if q.kind == "answer")

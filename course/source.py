@@ -3,12 +3,15 @@ nbgrader's solution markers, and the imports its cell needs.
 
 Functions are named either by their name alone, when a question of the course grades a
 function of that name (its manifest's ``grades`` says where it lives), or by a dotted path
-(``rnnlib.clip._check_grads``) for a helper that is given to students and not graded.
+(``rnnlib.clip._check_grads``) for a helper that is given to students and not graded. A graded
+name may also be a class (``CaptioningRNN``, CS231n's model): its special methods
+(``__init__``) are given in full, and the body of every other method is a solution.
 """
 
 import ast
 import importlib
 import inspect
+import sys
 import textwrap
 import types
 
@@ -29,9 +32,13 @@ def find_function(name, root=manifest.COURSE):
                           "name a helper by its dotted path (rnnlib.clip._check_grads)")
     module_name, _, attr = dotted.rpartition(".")
     fn = getattr(importlib.import_module(module_name), attr, None)
-    if not isinstance(fn, types.FunctionType):
+    if not isinstance(fn, types.FunctionType) and not (isinstance(fn, type) and "." not in name):
         raise LookupError(f"{module_name} has no function {attr}")
     return fn
+
+
+def _module_globals(obj):
+    return obj.__globals__ if hasattr(obj, "__globals__") else vars(sys.modules[obj.__module__])
 
 
 def split_function(fn):
@@ -50,12 +57,33 @@ def split_function(fn):
 
 
 def solution_source(fn):
-    """The function's signature and docstring, then its body between the solution markers."""
+    """The function's signature and docstring, then its body between the solution markers.
+    For a class: its source, with the body of every method but the special ones marked."""
+    if isinstance(fn, type):
+        return _class_solution(fn)
     header, body = split_function(fn)
     indent = " " * 4
     while body and not body[0].strip():
         body = body[1:]
     return "\n".join(header + [indent + "### BEGIN SOLUTION", *body, indent + "### END SOLUTION"])
+
+
+def _class_solution(cls):
+    source = textwrap.dedent(inspect.getsource(cls)).rstrip("\n")
+    lines = source.split("\n")
+    methods = [node for node in ast.parse(source).body[0].body
+               if isinstance(node, ast.FunctionDef) and not node.name.startswith("__")]
+    # From the last method up, so that the line numbers of the earlier ones stay valid.
+    for node in reversed(methods):
+        doc = node.body[0]
+        if not (isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+                and isinstance(doc.value.value, str) and len(node.body) > 1):
+            raise ValueError(f"{cls.__name__}.{node.name} needs a docstring and a body")
+        indent = " " * (node.body[1].col_offset)
+        start, end = doc.end_lineno, node.end_lineno
+        lines[start:end] = ([indent + "### BEGIN SOLUTION"] + lines[start:end]
+                            + [indent + "### END SOLUTION"])
+    return "\n".join(lines)
 
 
 def given_source(fn):
@@ -71,10 +99,11 @@ def needed_imports(fns):
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
         names = {node.id for node in ast.walk(tree)
                  if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+        scope = _module_globals(fn)
         for name in sorted(names):
-            if name in graded or name not in fn.__globals__:
+            if name in graded or name not in scope:
                 continue
-            imports.add(_import_line(fn, name, fn.__globals__[name]))
+            imports.add(_import_line(fn, name, scope[name]))
     return sorted(imports)
 
 

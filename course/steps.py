@@ -3,8 +3,9 @@
 A run line is ``EXPRESSION -> TARGET, TARGET, ...``: a Python expression, usually one call,
 whose value is unpacked into the targets (``_`` drops a value). A name in the expression is,
 in this order: a target of an earlier line, a comprehension's own variable, the case itself
-(``case``), a function it calls (``rnn_step_forward(...)``, ``int(...)``), or else an input of
-the case (``x`` stands for ``case["x"]``). For example::
+(``case``), a function or class it calls (``rnn_step_forward(...)``, ``int(...)``), NumPy
+(``np``, as the notebooks import it), or else an input of the case (``x`` stands for
+``case["x"]``). For example::
 
     rnn_step_forward(x, prev_h, Wx, Wh, b) -> _, cache
     rnn_step_backward(dnext_h, cache) -> dx, dprev_h, dWx, dWh, db
@@ -22,6 +23,8 @@ __all__ = ["Step", "parse", "render", "inputs", "called", "outputs"]
 
 #: The name a run line uses for the case itself.
 CASE = "case"
+#: Module names a run line may use, as every notebook imports them.
+MODULES = {"np": "numpy"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def _names(expression):
 
 def _roles(steps):
     """Yield (step, node, meaning) for every name read, meaning one of "bound", "case",
-    "call", "local" or "input"."""
+    "call", "local", "module" or "input"."""
     bound = set()
     for step in steps:
         for node, role in _names(step.expression):
@@ -77,6 +80,8 @@ def _roles(steps):
                 yield step, node, "bound"
             elif node.id == CASE:
                 yield step, node, "case"
+            elif node.id in MODULES:
+                yield step, node, "module"
             else:
                 yield step, node, "input"
         bound |= set(step.targets) - {"_"}

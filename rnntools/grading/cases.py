@@ -203,6 +203,13 @@ def _captioning_params(rng, D, W, H, V):
             "W_vocab": _normal(rng, H, V, scale=1 / np.sqrt(H)), "b_vocab": _normal(rng, V)}
 
 
+def _vocabulary(V):
+    """CS231n's word_to_idx for a vocabulary of V words: <NULL> = 0, <START> = 1, <END> = 2
+    (drawn from no generator, so adding it changed none of the arrays)."""
+    words = ["<NULL>", "<START>", "<END>"] + [f"w{i}" for i in range(3, V)]
+    return {w: i for i, w in enumerate(words[:V])}
+
+
 @_generator("captioning_loss")
 def captioning_loss(rng, N, T, D, W, H, V):
     captions = rng.integers(1, V, size=(N, T))
@@ -210,10 +217,11 @@ def captioning_loss(rng, N, T, D, W, H, V):
     lengths = rng.integers(2, T + 1, size=N)
     captions[np.arange(T)[None, :] >= lengths[:, None]] = 0
     return {"features": _normal(rng, N, D), "captions": captions,
-            **_captioning_params(rng, D, W, H, V)}
+            **_captioning_params(rng, D, W, H, V), "word_to_idx": _vocabulary(V)}
 
 
 @_generator("greedy_sample")
 def greedy_sample(rng, N, D, W, H, V, max_length):
     return {"features": _normal(rng, N, D), "start_idx": np.int64(1),
-            "max_length": np.int64(max_length), **_captioning_params(rng, D, W, H, V)}
+            "max_length": np.int64(max_length), **_captioning_params(rng, D, W, H, V),
+            "word_to_idx": _vocabulary(V)}
