@@ -48,6 +48,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 from course import manifest, references, source
 from course import steps as run_lines
@@ -149,7 +150,13 @@ def test_source(question, visible=False):
         lines.extend(code)
         if not visible:
             lines.append(f"submit({var}, {keywords})")
-        lines.append(f"check({var}, {prints!r}, {keywords})")
+            lines.append(f"check({var}, {prints!r}, {keywords})")
+        else:
+            shapes = {k: list(np.shape(expected[k])) for k in question.outputs}
+            dtypes = {k: str(expected[k].dtype) for k in question.outputs
+                      if np.asarray(expected[k]).dtype.kind == "f"}
+            lines.append(f"check({var}, {prints!r},\n      shapes={shapes!r},\n      "
+                         f"dtypes={dtypes!r},\n      {keywords})")
     if visible:
         lines.append(f'print("{question.case}: the outputs match the reference")')
     else:

@@ -147,21 +147,38 @@ def rel_error(x, y):
     )
 
 
-def check(case, fingerprints, **outputs):
+def _shape_of(value):
+    return tuple(getattr(value, "shape", ())) if hasattr(value, "shape") else None
+
+
+def check(case, fingerprints, *, shapes=None, dtypes=None, **outputs):
     """Compare outputs with the expected fingerprints written into the test cell.
 
     Args:
         case: the :class:`Case` the outputs were computed from.
         fingerprints: dict mapping each output name to its expected :func:`fingerprint`.
+        shapes: optional dict of the expected shape of each output (the visible checks give
+            it, so that a wrong shape is named as such).
+        dtypes: optional dict of the expected floating dtype of outputs (e.g. "float64").
         **outputs: the student's outputs, with the same names.
 
     Raises:
-        AssertionError: with a plain message naming the first output that is missing, not
-            finite, or whose fingerprint differs by more than ``TOLERANCE``.
+        AssertionError: with a plain message naming the first output that is missing, of the
+            wrong shape or dtype, not finite, or whose fingerprint differs by more than
+            ``TOLERANCE`` (with its relative error).
     """
     missing = sorted(set(fingerprints) - set(outputs))
     if missing:
         raise AssertionError(f"{case.name}: no value given for {', '.join(missing)}")
+    for key, want in (shapes or {}).items():
+        got = _shape_of(outputs[key])
+        if got is not None and got != tuple(want) and not (got == (1,) and tuple(want) == ()):
+            raise AssertionError(f"{case.name}: {key} has shape {got}, expected {tuple(want)}")
+    for key, want in (dtypes or {}).items():
+        got = getattr(outputs[key], "dtype", None)
+        if got is not None and got.kind == "f" and str(got) != want:
+            raise AssertionError(f"{case.name}: {key} has dtype {got}, expected {want} "
+                                 "(the inputs are float64: keep their dtype)")
     for key, expected in fingerprints.items():
         try:
             got = fingerprint(outputs[key])
