@@ -78,17 +78,18 @@ def _is_hidden(plans, r):
 
 
 def _one(rows, plans, visible, hidden, warnings):
+    from .stages.feedback import row_text
+
     tests, manual = [], 0
     for r in rows:
         if r["status"] == "manual" or r.get("kind") == "manual":
             manual += 1
             continue
-        note = r.get("note") or ""
         tests.append({"name": f"{r['notebook']}: {r['question']}",
                       "score": round(float(r["score"] or 0), 6),
                       "max_score": float(r["max_score"]),
                       "visibility": hidden if _is_hidden(plans, r) else visible,
-                      "output": r["status"] + (f": {note}" if note else "")})
+                      "output": row_text(r)})
     got = round(sum(t["score"] for t in tests), 6)
     total = round(sum(t["max_score"] for t in tests), 6)
     output = f"Automatic score: {got:g} / {total:g}."

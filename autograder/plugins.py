@@ -12,7 +12,10 @@ three moments:
 * before grading: `check(questions)` fails early when something cannot be compared, and
   `mounts` names the packages the sandbox must show (read-only) to student code;
 * after a test cell passed: `compare(data, outputs)` decides, outside the sandbox, whether
-  what the cell displayed is right, as ``(passed, message)``.
+  what the cell displayed is right, as ``(passed, message)``;
+* after a test cell with hidden lines failed: `explain(data, outputs)` may say why, in words
+  that reveal no hidden input, seed or expected value (the grader otherwise says only "a
+  hidden test failed").
 """
 
 import importlib
@@ -38,6 +41,10 @@ class Plugin:
     def compare(self, data, outputs):
         """(passed, message) for a passing test cell's outputs, given its `inspect` data."""
         return True, ""
+
+    def explain(self, data, outputs):
+        """A safe message for a failed test cell's outputs, or '' to say nothing more."""
+        return ""
 
 
 @lru_cache(maxsize=8)

@@ -12,6 +12,7 @@ can reach none of this, so patching NumPy or the in-kernel `check` gains nothing
 
 import ast
 import base64
+import builtins
 import binascii
 import json
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ class RnnCourse(Plugin):
 
     def compare(self, data, outputs):
         return check_cases(data, outputs)
+
+    def explain(self, data, outputs):
+        return explain(data, outputs)
 
 
 def _literal(node):
@@ -142,8 +146,26 @@ def _match(payloads, name, seed, dims):
     return match
 
 
+def _shape_words(key, shape, ref_shape):
+    """Why a shape is wrong, in words that do not tell the hidden case's sizes."""
+    if len(shape) != len(ref_shape):
+        return (f"{key} has the wrong shape: {len(shape)} axes where the reference has "
+                f"{len(ref_shape)}")
+    axes = [str(i) for i, (a, b) in enumerate(zip(shape, ref_shape, strict=True)) if a != b]
+    return (f"{key} has the wrong shape: another length along axis "
+            f"{', '.join(axes)} than the reference's")
+
+
+def _dtype_words(value, ref):
+    if value.dtype.kind == "f" and ref.dtype.kind == "f" and value.dtype != ref.dtype:
+        return (f"; it has dtype {value.dtype} where the reference has {ref.dtype} (the "
+                "hidden tests feed float64: keep the inputs' dtype)")
+    return ""
+
+
 def _compare_output(name, key, got, ref):
-    """'' if one submitted output equals the reference, else why not (revealing no input)."""
+    """'' if one submitted output equals the reference, else why not: which output, its
+    relative error, a shape or dtype mismatch; never an input, a seed or an expected value."""
     if key not in got:
         return f"{name}: output {key} missing"
     value = got[key]
@@ -152,10 +174,43 @@ def _compare_output(name, key, got, ref):
         # into shape (1,).
         value = value.reshape(())
     if value.shape != ref.shape:
-        # The expected shape would tell the hidden case's sizes: say no more.
-        return f"{name}: {key} has the wrong shape"
+        # The expected shape would tell the hidden case's sizes: only which axes differ.
+        return f"{name}: {_shape_words(key, value.shape, ref.shape)}"
+    if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+        return f"{name}: {key} contains NaN or infinity"
     err = rel_error(value.astype(np.float64), ref.astype(np.float64))
-    return "" if err < TOLERANCE else f"{name}: {key} differs from the reference"
+    if err < TOLERANCE:
+        return ""
+    return (f"{name}: {key} differs from the reference (relative error {err:.1e})"
+            + _dtype_words(value, ref))
+
+
+#: Exceptions whose name a message may give (a student's own class name could carry text).
+SAFE_ERRORS = frozenset(n for n, v in vars(builtins).items()
+                        if isinstance(v, type) and issubclass(v, BaseException))
+
+
+def _raised(outputs):
+    """The builtin exception a cell raised (its name only: a message could print inputs)."""
+    names = [o.get("ename") for o in outputs if o.get("output_type") == "error"]
+    if not names:
+        return ""
+    return names[-1] if names[-1] in SAFE_ERRORS else "an exception"
+
+
+def explain(data, outputs):
+    """Why a hidden test cell that failed in the kernel failed: the first case whose outputs
+    differ from the reference (as :func:`check_cases` says it), or the error that stopped the
+    cell before a case's outputs were submitted."""
+    passed, message = check_cases(data, outputs)
+    if passed:
+        return ""
+    if message.endswith(": no outputs submitted"):
+        raised = _raised(outputs)
+        name = message.split(":")[0]
+        if raised:
+            return f"{name}: your code raised {raised} on a hidden case"
+    return message
 
 
 def check_cases(data, outputs):

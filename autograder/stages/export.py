@@ -13,10 +13,10 @@ from collections import Counter
 from pathlib import Path
 
 from ..io import GraderError, atomic_write
-from .feedback import REDACTED, scan_tree
+from .feedback import REDACTED, row_text, scan_tree
 
 COLUMNS = ["student", "assignment", "notebook", "question", "kind", "score", "max_score",
-           "status", "restored", "note"]
+           "status", "restored", "note", "message"]
 STATUSES = ["ok", "failed", "timeout", "memory", "disk", "crashed", "tampered", "invalid",
             "missing", "manual", "unanswered"]
 
@@ -60,12 +60,11 @@ def gradescope(rows, warnings=()):
     """The Gradescope autograder results format over every row."""
     tests = []
     for r in rows:
-        note = r.get("note") or ""
         tests.append({"name": f"{r['student']} / {r['assignment']} / {r['notebook']} / "
                               f"{r['question']}",
                       "score": None if r["score"] == "" else r["score"],
                       "max_score": r["max_score"], "visibility": "visible",
-                      "output": r["status"] + (f": {note}" if note else ""),
+                      "output": row_text(r),
                       "extra_data": {k: r.get(k, "") for k in (
                           "student", "assignment", "notebook", "question", "status",
                           "restored")}})

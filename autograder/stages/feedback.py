@@ -1,14 +1,22 @@
 """Stage *feedback*: one notebook's rows (the CSV's words) and its feedback page, and the
 scrubbing that keeps hidden tests out of OUT.
 
-What a student sees: the scores per question, their own cells with their outputs, and for
-each test cell only its visible text, pass/fail and the message of a failing *visible*
-line. Test cells that contain hidden lines show no output at all (a hidden line could have
-printed it), and every text that reaches the page goes through `Scrubber`.
+What a student sees: the scores per question with why a question was lost (the row's
+message, the same words as in grades.csv and results.json), their own cells with their
+outputs, and for each test cell only its visible text, pass/fail and the message of a
+failing *visible* line, or the course plugin's safe explanation of a failing hidden one
+(which output differs and by how much, never an input). Test cells that contain hidden lines
+show no output at all (a hidden line could have printed it), and every text that reaches the
+page goes through `Scrubber`.
+
+Markdown cells are rendered (markdown-it-py, raw HTML escaped, no images from elsewhere) with
+their LaTeX converted to MathML when the page is written (latex2mathml), so the page stays
+one self-contained file without scripts that an LMS accepts.
 """
 
 import html
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from ..files import describe
@@ -78,11 +86,42 @@ pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
 .test.pass{border-color:#2a7}.test.fail{border-color:#c33}
 .out{background:#fff;border:1px dashed #ccc}
 .ok{color:#2a7}.bad{color:#c33}.muted{color:#777}
+.md{border-color:#eee}math[display=block]{margin:.6rem 0}
 """
 
 
 def _pre(text, cls=""):
     return f'<pre class="{cls}">{html.escape(text)}</pre>' if text else ""
+
+
+def _mathml(latex, display):
+    from latex2mathml.converter import convert
+
+    try:
+        return convert(latex, display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - the converter raises many kinds on LaTeX it lacks
+        return f"<code>{html.escape(latex)}</code>"
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    # html=False: a student's raw HTML is shown as text; images would load from elsewhere.
+    md = MarkdownIt("commonmark", {"html": False}).enable("table").disable("image")
+    md.use(dollarmath_plugin, allow_labels=False, double_inline=True)
+    md.add_render_rule("math_inline", lambda self, tokens, idx, options, env:
+                       _mathml(tokens[idx].content, False))
+    for rule in ("math_block", "math_inline_double"):
+        md.add_render_rule(rule, lambda self, tokens, idx, options, env:
+                           _mathml(tokens[idx].content, True) + "\n")
+    return md
+
+
+def markdown(text):
+    """The HTML of a markdown cell's (already scrubbed) text, math as MathML, no scripts."""
+    return _markdown().render(text)
 
 
 def _outputs(outputs, scrub):
@@ -134,15 +173,17 @@ def render(student, assignment, notebook, rows, cells, plan, scrubber, note=""):
                 + ("<th>comment</th>" if comments else "") + "</tr>")
     for r in rows:
         comment = (f"<td>{html.escape(scrub(r.get('comment') or ''))}</td>" if comments else "")
+        why = r.get("message") or ""
+        status = html.escape(r["status"]) + (f": {html.escape(scrub(why))}" if why else "")
         head.append(f"<tr><td>{html.escape(r['question'])}</td><td>{html.escape(str(r['score']))}"
-                    f"</td><td>{r['max_score']:g}</td><td>{html.escape(r['status'])}</td>"
+                    f"</td><td>{r['max_score']:g}</td><td>{status}</td>"
                     f"{comment}</tr>")
     head.append("</table>")
     body = []
     for cell in cells:
         kind = cell["kind"]
         if cell.get("cell_type") == "markdown":
-            body.append(f"<div class='cell'>{_pre(scrub(cell['source']), 'muted')}</div>")
+            body.append(f"<div class='cell md'>{markdown(scrub(cell['source']))}</div>")
             continue
         if kind == "test":
             gid = cell["grade_id"]
@@ -219,11 +260,20 @@ def feedback(run):
                           plan, Scrubber(plan.secrets), run.note)
 
 
-def _row(job, q, score, status, note="", restored=""):
+def _row(job, q, score, status, note="", restored="", message=""):
     return {"student": job["student"], "assignment": job["assignment"],
             "notebook": job["notebook"], "question": q.grade_id, "kind": q.kind,
             "score": score if score == "" else round(float(score), 6),
-            "max_score": q.points, "status": status, "restored": restored, "note": note}
+            "max_score": q.points, "status": status, "restored": restored, "note": note,
+            "message": message}
+
+
+def row_text(row):
+    """What a row says in words, the same in results.json and in the feedback page:
+    ``failed: rnn_step_backward: dx differs from the reference (relative error 5.1e-02)``,
+    then the notebook's note."""
+    text = row["status"] + (f": {row['message']}" if row.get("message") else "")
+    return text + (f"; {row['note']}" if row.get("note") else "")
 
 
 def _rows(run):
@@ -233,8 +283,8 @@ def _rows(run):
     rows = []
     for q in run.plan.questions:
         if q.kind == "manual":
-            score, status, _ = run.verdicts.get(q.grade_id, ("", "manual", ""))
-            rows.append(_row(run.job, q, score, status, run.note))
+            score, status, message = run.verdicts.get(q.grade_id, ("", "manual", ""))
+            rows.append(_row(run.job, q, score, status, run.note, message=message))
             continue
         score, status, message = run.verdicts[q.grade_id]
         position, cell = tests[q.grade_id]
@@ -244,7 +294,8 @@ def _rows(run):
             status = first[1]
         cell["verdict"] = "pass" if status == "ok" else "fail"
         cell["message"] = message
-        rows.append(_row(run.job, q, score, status, run.note, run.restored.get(q.grade_id, "")))
+        rows.append(_row(run.job, q, score, status, run.note, run.restored.get(q.grade_id, ""),
+                         "" if status == "ok" else message))
     return rows
 
 

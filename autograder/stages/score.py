@@ -6,6 +6,7 @@ last expression."""
 import nbformat
 from nbgrader.utils import determine_grade
 
+from .compare import HIDDEN_FAILED
 from .plan import nb_meta
 
 WORKER_STATUS = {"timeout": "the cell ran past the time limit",
@@ -58,7 +59,7 @@ def verdict(q, cell, channel_broken=False):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         line = cell.get("line")
         hidden = line is None or line in cell.get("hidden", set())
-        message = ("a hidden test failed" if hidden or not errors
+        message = (HIDDEN_FAILED if hidden or not errors
                    else f"{errors[-1].get('ename')}: {errors[-1].get('evalue')}")
         return 0.0, "failed", message
     node = nbformat.from_dict({"cell_type": "code", "source": cell["source"],
