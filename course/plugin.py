@@ -12,8 +12,8 @@ can reach none of this, so patching NumPy or the in-kernel `check` gains nothing
 
 import ast
 import base64
-import builtins
 import binascii
+import builtins
 import json
 from dataclasses import dataclass
 from functools import lru_cache
