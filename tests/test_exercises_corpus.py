@@ -53,7 +53,7 @@ this project's grader and under stock `nbgrader autograde`, out of the question'
 what it is expected to lose and why, and the message our grader gives for a lost question
 (the same words in grades.csv, results.json and the feedback page)."""
 
-pytestmark = [pytest.mark.xdist_group("grader-sandboxes"), pytest.mark.sandbox,
+pytestmark = [pytest.mark.xdist_group("exercises_corpus"), pytest.mark.sandbox,
               pytest.mark.slow]
 
 
