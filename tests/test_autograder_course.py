@@ -21,6 +21,7 @@ from pathlib import Path
 import autograder_corpus as corpus
 import nbformat
 import pytest
+from _jupyterlab import chromium, lab_server
 
 pytestmark = [pytest.mark.xdist_group("autograder_course"), pytest.mark.sandbox]
 
@@ -194,32 +195,8 @@ def test_feedback_after_manual_grading_reaches_the_student(course):
 @pytest.fixture
 def formgrader(course):
     """nbgrader's formgrader, served by JupyterLab from the course, on a free local port."""
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser", "--allow-root",
-         f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.token=",
-         "--ServerApp.password=", f"--ServerApp.root_dir={course['root']}"],
-        cwd=course["root"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/status", timeout=5)
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("JupyterLab did not start")
-            time.sleep(0.5)
-    yield url
-    server.terminate()
-    server.wait(timeout=30)
+    with lab_server(course["root"]) as url:
+        yield url
 
 
 @pytest.mark.slow
@@ -232,19 +209,14 @@ def test_formgrader_manual_grade_after_our_autograde(course, formgrader):
     import urllib.request
 
     from nbgrader.api import Gradebook
-    from playwright.sync_api import sync_playwright
 
     listing = json.load(urllib.request.urlopen(
         f"{formgrader}/formgrader/api/submissions/{ASSIGNMENT}", timeout=30))
     assert {s["student"]: s["autograded"] for s in listing} == {
         "alice": True, "bob": True, "carol": True}  # none "needs autograding"
     comment = "Good: saturation, and why clipping cannot help."
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--disable-dev-shm-usage"])
-        page = chromium.new_page()
+    with chromium() as browser:
+        page = browser.new_page()
         page.goto(f"{formgrader}/formgrader/gradebook/{ASSIGNMENT}/{NOTEBOOK}")
         link = page.wait_for_selector("a.name-shown:text('carol')", state="attached",
                                       timeout=60000)
@@ -263,7 +235,6 @@ def test_formgrader_manual_grade_after_our_autograde(course, formgrader):
                 grade = gb.find_grade("written_vanishing", NOTEBOOK, ASSIGNMENT, "carol")
                 note = gb.find_comment("written_vanishing", NOTEBOOK, ASSIGNMENT, "carol")
                 saved = (grade.manual_score, note.manual_comment)
-        chromium.close()
     assert saved == (1.5, comment)
 
     root = course["root"]
