@@ -222,6 +222,11 @@ def test_formgrader_manual_grade_after_our_autograde(course, formgrader):
                                       timeout=60000)
         page.goto(formgrader + link.get_attribute("href"))
         page.wait_for_selector("#written_vanishing", timeout=60000)
+        # formgrader binds its inputs to the gradebook only once its grades and comments have
+        # been fetched; a value typed before that is overwritten and never saved.
+        page.wait_for_function("window.formgrader && formgrader.grades && formgrader.grades"
+                               ".loaded && formgrader.comments && formgrader.comments.loaded",
+                               timeout=60000)
         # the notebook rendered: the four functions and the written answer
         assert page.locator("text=Student's answer").count() == 5
         page.fill("#written_vanishing", "1.5")
