@@ -26,14 +26,17 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
+from rnnlib import scenes
 from rnnlib.provenance import REPO_ROOT, file_digest, stale_code
 from rnnlib.results import RESULTS_DIR, read_json
 
 # results file -> the module whose replay() reruns its first steps
 REPLAYS = {
     "book_gated_timing.json": "experiments.book_gated",
-    "captioning.json": "experiments.captioning",
-    "captioning_nopenalty.json": "experiments.captioning",
+    "captioning.json": "experiments.replay:replay_captioning",
+    "captioning_nopenalty.json": "experiments.replay:replay_captioning",
     "cells.json": "experiments.cells",
     "charlm.json": "experiments.replay",
     "charlm_cpu3.json": "experiments.replay",
@@ -67,9 +70,75 @@ def replay(result, results_dir=None):
 
 
 def replay_file(name, folder=RESULTS_DIR):
-    """The (label, recorded, replayed) checks of results file `name` (see REPLAYS)."""
-    module = importlib.import_module(REPLAYS[name])
-    return module.replay(read_json(folder / name), results_dir=str(folder))
+    """The (label, recorded, replayed) checks of results file `name` (see REPLAYS: a module,
+    whose replay() is used, or module:function)."""
+    module, _, function = REPLAYS[name].partition(":")
+    replayer = getattr(importlib.import_module(module), function or "replay")
+    return replayer(read_json(folder / name), results_dir=str(folder))
+
+
+_FEATURES = {}
+
+
+def _run_features(enc, cfg, idx, chunk=500):
+    """The training features of the scenes `idx` as the run computed them: SceneEncoder.encode
+    works in chunks of 500 images, and a matrix product of another shape can differ in the
+    last bits, so every chunk holding one of them is encoded whole, as in the run."""
+    n = cfg["n_train"]
+    vec = grid = None
+    for c in sorted({int(i) // chunk for i in idx}):
+        lo, hi = c * chunk, min(n, (c + 1) * chunk)
+        sub = scenes.generate_scenes(0, seed=cfg["seed"], split="train",
+                                     image_size=cfg["image_size"], indices=range(lo, hi))
+        v, g = enc.encode(sub["images"], batch_size=chunk)
+        if vec is None:
+            vec = np.zeros((n, *v.shape[1:]), v.dtype)
+            grid = np.zeros((n, *g.shape[1:]), g.dtype)
+        vec[lo:hi], grid[lo:hi] = v, g
+    return {"train_vec": vec, "train_grid": grid}
+
+
+def replay_captioning(result, results_dir=RESULTS_DIR):
+    """A captioning file's replay (experiments.captioning.replay's checks) with the captioners'
+    features computed chunk by chunk as in the run."""
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    from experiments import captioning as C
+
+    cfg, enc_report = result["config"], result["encoder"]
+    n, ecfg = cfg["n_train"], cfg["encoder"]
+    path = os.path.join(results_dir, enc_report["file"])
+    checks = [("stored encoder file", enc_report["digest"], file_digest(path))]
+    with threadpool_limits(limits=1, user_api="blas"):
+        K = len(enc_report["first_losses"])
+        data = C.sparse_scenes(n, C.first_indices(n, ecfg["batch_size"], cfg["seed"], K,
+                                                  sort=True), cfg)
+        hist = C.train_encoder(C.make_encoder(cfg), data, ecfg["epochs"], ecfg["batch_size"],
+                               ecfg["lr"], seed=cfg["seed"], log=None, stop_at=K)
+        checks.append(("encoder", enc_report["first_losses"], hist["first_losses"]))
+        enc = C.make_encoder(cfg)
+        enc.params.update(C.load_stored_encoder(path, C.encoder_key(cfg))[0])
+        word_to_idx, _ = scenes.build_vocab()
+        runs = [(cell, r) for cell in result["order"] for r in result["cells"][cell]["runs"]]
+        firsts = {id(r): np.unique(C.first_indices(
+            n, cfg["captioner"]["batch_size"], r["seed"], len(r["first_losses"]),
+            choices=scenes.NUM_TEMPLATES)) for _, r in runs}
+        key = (enc_report["digest"], tuple(np.unique(np.concatenate(list(firsts.values())))))
+        if key not in _FEATURES:   # one encoding for every run (and file) of this encoder
+            _FEATURES.clear()
+            _FEATURES[key] = _run_features(enc, cfg, np.asarray(key[1]))
+        for cell, r in runs:
+            K, idx = len(r["first_losses"]), firsts[id(r)]
+            tr = C.cell_inputs(cell, cfg, _FEATURES[key], "train")
+            ids = scenes.encode_captions(C.sparse_scenes(n, idx, cfg)["captions"],
+                                         word_to_idx, scenes.max_caption_length())
+            model = C.make_captioner(cell, cfg, tr.shape[1], word_to_idx, r["seed"])
+            again = C.train_captioner(model, tr, ids, cfg["captioner"], r["seed"], log=None,
+                                      stop_at=K)
+            checks.append((f"{cell} seed {r['seed']}", r["first_losses"], again["first_losses"]))
+    return checks
 
 
 def mismatches(checks):

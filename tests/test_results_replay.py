@@ -46,7 +46,13 @@ def test_every_results_file_has_a_check():
     assert not unknown, f"results files that no replay or digest covers: {unknown}"
 
 
-@pytest.mark.parametrize("name", sorted(replay.REPLAYS))
+# The captioners' replays encode the training scenes their first batches draw chunk by chunk
+# as the run did (about a minute or two on this machine): `make test`, not `make check`.
+SLOW_REPLAYS = ("captioning.json", "captioning_nopenalty.json")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_REPLAYS
+                                  else n for n in sorted(replay.REPLAYS)])
 def test_replay_of_the_first_steps(name):
     if not (RESULTS_DIR / name).exists():
         pytest.fail(f"results/{name} is missing: python -m experiments.all makes it")
