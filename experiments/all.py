@@ -18,11 +18,15 @@ others run again from the start, which takes at most a few minutes each.
 
 import argparse
 import importlib
+import sys
 import time
 
 # Experiments owned by other parts of the course, run when their module exists, with the
 # arguments their command line needs.
 OPTIONAL = {"book_gated": ["timing"], "captioning": []}
+# Steps that run a module of another name with other arguments: name -> (module, arguments).
+VARIANT_STEPS = {"captioning_nopenalty": ("captioning", ["--cells", "attention", "--ds-lambda",
+                                                         "0", "--suffix", "_nopenalty"])}
 
 
 def steps():
@@ -32,28 +36,42 @@ def steps():
         try:
             importlib.import_module(f"experiments.{name}")
             names.append(name)
+            names += [v for v, (module, _) in VARIANT_STEPS.items() if module == name]
         except ModuleNotFoundError as err:
             if err.name != f"experiments.{name}":
                 raise
     return names
 
 
+def module_and_args(name):
+    """The module a step runs and the arguments `make results` gives it."""
+    if name in VARIANT_STEPS:
+        module, argv = VARIANT_STEPS[name]
+        return importlib.import_module(f"experiments.{module}"), list(argv)
+    return importlib.import_module(f"experiments.{name}"), list(OPTIONAL.get(name, []))
+
+
 def can_resume(name):
-    """True if experiments.<name> continues an interrupted run when given --resume."""
-    return getattr(importlib.import_module(f"experiments.{name}"), "SUPPORTS_RESUME", False)
+    """True if the step `name` continues an interrupted run when given --resume."""
+    return getattr(module_and_args(name)[0], "SUPPORTS_RESUME", False)
 
 
 def run_one(name, resume=False, log=print):
     """Run experiments.<name> with the arguments `make results` gives it; returns seconds."""
-    module = importlib.import_module(f"experiments.{name}")
-    argv = list(OPTIONAL.get(name, []))
+    module, argv = module_and_args(name)
     if resume and can_resume(name):
         argv.append("--resume")
     elif resume:
         log(f"== experiments.{name} cannot resume: it runs again from the start")
     t0 = time.perf_counter()
     log(f"== experiments.{name} {' '.join(argv)}".rstrip())
-    module.main(argv)
+    # The results file records the experiment's own command (python -m experiments.NAME ...),
+    # which reruns it alone and names the code that made it.
+    saved, sys.argv = sys.argv, [module.__file__, *argv]
+    try:
+        module.main(argv)
+    finally:
+        sys.argv = saved
     seconds = time.perf_counter() - t0
     log(f"== experiments.{name} done in {seconds:.0f} s")
     return seconds
