@@ -705,6 +705,23 @@ with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_a
 '''
 
 
+def _hiding_script(hide):
+    """A shell script that mounts an empty tmpfs over `hide`, but keeps this checkout and
+    this Python where they are when they live under it (a clone in /tmp, as CI may make):
+    they are bound to a private tmpfs on /mnt first, then back in place."""
+    hide = Path(hide).resolve()
+    keep = sorted({p for p in (ROOT.resolve(), Path(sys.prefix).resolve(),
+                               Path(sys.base_prefix).resolve()) if hide in p.parents})
+    lines = ["set -e"]
+    if keep:
+        lines.append("mount -t tmpfs tmpfs /mnt")
+        lines += [f'mkdir /mnt/k{i}; mount --rbind "{p}" /mnt/k{i}' for i, p in enumerate(keep)]
+    lines.append(f'mount -t tmpfs tmpfs "{hide}"')
+    lines += [f'mkdir -p "{p}"; mount --rbind /mnt/k{i} "{p}"' for i, p in enumerate(keep)]
+    lines.append('exec "$@"')
+    return "; ".join(lines)
+
+
 class HiddenCluster:
     """A Dask LocalCluster whose scheduler and workers run in a private mount namespace with
     an empty tmpfs over `hide` (this machine's temporary folder): they cannot see anything
@@ -712,11 +729,10 @@ class HiddenCluster:
     machines would not. `seen` says, for each of `paths`, whether the workers could see it."""
 
     def __init__(self, hide, *paths):
-        script = 'set -e; mount -t tmpfs tmpfs "$0"; exec "$@"'
         self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "bash", "-c", script, str(hide),
-             PY, "-c", CLUSTER, *map(str, paths)], cwd=ROOT, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True)
+            ["unshare", "--mount", "--propagation", "private", "bash", "-c",
+             _hiding_script(hide), "hide", PY, "-c", CLUSTER, *map(str, paths)], cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.seen = self.proc.stdout.readline().split()
         self.address = self.proc.stdout.readline().strip()
         if not self.address.startswith("tcp://"):
