@@ -24,6 +24,9 @@ import time
 # Experiments owned by other parts of the course, run when their module exists, with the
 # arguments their command line needs.
 OPTIONAL = {"book_gated": ["timing"], "captioning": []}
+# Steps that run a module of another name with other arguments: name -> (module, arguments).
+VARIANT_STEPS = {"captioning_nopenalty": ("captioning", ["--cells", "attention", "--ds-lambda",
+                                                         "0", "--suffix", "_nopenalty"])}
 
 
 def steps():
@@ -33,21 +36,29 @@ def steps():
         try:
             importlib.import_module(f"experiments.{name}")
             names.append(name)
+            names += [v for v, (module, _) in VARIANT_STEPS.items() if module == name]
         except ModuleNotFoundError as err:
             if err.name != f"experiments.{name}":
                 raise
     return names
 
 
+def module_and_args(name):
+    """The module a step runs and the arguments `make results` gives it."""
+    if name in VARIANT_STEPS:
+        module, argv = VARIANT_STEPS[name]
+        return importlib.import_module(f"experiments.{module}"), list(argv)
+    return importlib.import_module(f"experiments.{name}"), list(OPTIONAL.get(name, []))
+
+
 def can_resume(name):
-    """True if experiments.<name> continues an interrupted run when given --resume."""
-    return getattr(importlib.import_module(f"experiments.{name}"), "SUPPORTS_RESUME", False)
+    """True if the step `name` continues an interrupted run when given --resume."""
+    return getattr(module_and_args(name)[0], "SUPPORTS_RESUME", False)
 
 
 def run_one(name, resume=False, log=print):
     """Run experiments.<name> with the arguments `make results` gives it; returns seconds."""
-    module = importlib.import_module(f"experiments.{name}")
-    argv = list(OPTIONAL.get(name, []))
+    module, argv = module_and_args(name)
     if resume and can_resume(name):
         argv.append("--resume")
     elif resume:

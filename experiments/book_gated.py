@@ -1,7 +1,6 @@
 """Small experiments for the book's chapters on gated cells (chapter 6: peephole connections).
 
     python -m experiments.book_gated timing      # writes results/book_gated_timing.json
-    python -m experiments.book_gated copy        # results/book_gated_copy.json (a fallback)
 
 The timing task follows the spirit of Gers, Schraudolph & Schmidhuber (2002), "measuring spike
 delays": the input is silent except for two pulses, d steps apart (d drawn at random per
@@ -24,7 +23,8 @@ import numpy as np
 from experiments.copy_task import init_params, recurrent_grads
 from rnnlib import layers as L
 from rnnlib.cells import seq_forward
-from rnnlib.results import finish_header, run_header, write_json
+from rnnlib.provenance import finish_header
+from rnnlib.results import run_header, write_json
 from rnnlib.training import Model, Trainer
 
 TIMING = {"min_delay": 4, "max_delay": 14, "max_start": 4, "embed_dim": 4, "hidden_dim": 16,
@@ -156,32 +156,23 @@ def run_timing(out="results/book_gated_timing.json", log=print, **over):
     return result
 
 
-# A reduced copy task for chapter 5, used only when results/copy_task.json (the full run of
-# experiments.copy_task) is not available: fewer cells, shorter delays, a smaller budget.
-SMALL_COPY = {"cells": ("rnn", "lstm", "peephole", "gru"), "delays": (5, 10, 20, 40),
-              "max_steps": 600,
-              "max_seconds": 120.0, "hidden_dim": 32}
-
-
-def run_small_copy(out="results/book_gated_copy.json", log=print):
-    """The copy task of experiments.copy_task at a reduced size; writes `out`."""
-    from experiments.copy_task import run
-
-    cfg = dict(SMALL_COPY)
-    cells, delays = cfg.pop("cells"), cfg.pop("delays")
-    return run(out, cells=cells, delays=delays, log=log or (lambda *a: None), **cfg)
+def replay(result, results_dir=None):
+    """Rerun the recorded first steps of every run; returns (label, recorded, replayed)s."""
+    cfg, checks = result["config"], []
+    for cell in result["order"]:
+        for seed, r in zip(cfg["seeds"], result["cells"][cell], strict=True):
+            again = train_timing(cell, cfg, seed, stop_at=len(r["first_losses"]))
+            checks.append((f"{cell} seed {seed}", r["first_losses"], again["first_losses"]))
+    return checks
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("experiment", choices=["timing", "copy"])
+    ap.add_argument("experiment", choices=["timing"])
     ap.add_argument("--out", default=None)
     ap.add_argument("--max-steps", type=int, default=TIMING["max_steps"])
     ap.add_argument("--max-seconds", type=float, default=TIMING["max_seconds"])
     args = ap.parse_args(argv)
-    if args.experiment == "copy":
-        run_small_copy(args.out or "results/book_gated_copy.json")
-        return
     run_timing(args.out or "results/book_gated_timing.json", max_steps=args.max_steps,
                max_seconds=args.max_seconds)
 

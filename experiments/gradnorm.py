@@ -26,7 +26,7 @@ from rnnlib import layers as L
 from rnnlib.provenance import finish_header
 from rnnlib.results import run_header, write_json
 
-CONFIG = {"train_delay": {"rnn": 10, "lstm": 20}, "probe_delay": 40, "batch_size": 256,
+CONFIG = {"train_delay": {"rnn": 5, "lstm": 20}, "probe_delay": 40, "batch_size": 256,
           "seeds": list(SEEDS)}
 
 
