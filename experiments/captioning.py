@@ -1,17 +1,22 @@
 """Captioning on generated scenes: the whole pipeline, from pixels to BLEU-4 and attention maps.
 
-    python -m experiments.captioning            # the full run (~7 min on 2 cores, ~4 if cached)
+    python -m experiments.captioning            # the full run: results/captioning.json
     python -m experiments.captioning --smoke    # tiny data, a few steps (the test suite's run)
     python -m experiments.captioning --cells attention --ds-lambda 0 --suffix _nopenalty
                                                 # the attention model without the penalty
 
 Steps:
 1. Generate 10,000 training and 1,000 test scenes (rnnlib.scenes, seed 0).
-2. Train the NumPy CNN encoder (rnnlib.encoder) on its auxiliary attribute task and cache the
-   (D,) vectors and (D, P, P) grids of every image under the git-ignored cache/ folder (keyed
-   by the data and encoder settings, so a rerun reuses them; the results record whether it did).
-3. Train rnnlib.models.CaptioningRNN with the 'rnn', 'lstm', 'gru' and 'attention' cells
-   (Adam, global-norm clipping; each minibatch uses one of an image's four captions at random).
+2. Train the NumPy CNN encoder (rnnlib.encoder) on its auxiliary attribute task, round its
+   weights to float16 and store them in results/captioning_encoder.npz (the replay test
+   computes features from them), then compute the (D,) vectors and (D, P, P) grids of every
+   image with the rounded weights. The features are cached under the git-ignored cache/
+   folder (keyed by the data and encoder settings, so a rerun reuses them; the results record
+   whether it did); a run whose settings match the stored encoder uses it instead of
+   training one (the no-penalty run reuses the main run's encoder this way).
+3. Train rnnlib.models.CaptioningRNN with the 'rnn', 'lstm', 'gru' and 'attention' cells,
+   once per captioner seed (Adam, global-norm clipping; each minibatch uses one of an image's
+   four captions at random; the seed sets the weights, the batch order and the choices).
    The attention model's loss adds Xu et al.'s doubly stochastic attention penalty
    (DoublyStochasticCaptioningRNN, weight captioner.ds_lambda); the training curves hold the
    caption loss alone.
@@ -24,8 +29,9 @@ Steps:
    mass on the grid cells the named object's mask touches, against the share of cells the
    region occupies (what uniform attention would give).
 
-Writes results/captioning.json, results/captioning_attention.npz and
-results/captioning_attention.png (layouts in results/README.md, section "Captioning").
+Writes results/captioning.json, results/captioning_encoder.npz and
+results/captioning_attention.npz (the maps of the first seed's attention model; layouts in
+results/README.md, section "Captioning").
 """
 
 import argparse
@@ -35,6 +41,7 @@ import os
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from rnnlib import scenes
 from rnnlib.cells import seq_backward, seq_forward
@@ -48,7 +55,13 @@ from rnnlib.layers import (
     word_embedding_forward,
 )
 from rnnlib.models import CaptioningRNN
-from rnnlib.results import finish_header, part_headers, resumable, run_header, write_json
+from rnnlib.provenance import file_digest, finish_header
+from rnnlib.results import (
+    part_headers,
+    resumable,
+    run_header,
+    write_json,
+)
 from rnnlib.training import Callback, Trainer, linear_schedule
 
 CELLS = ("rnn", "lstm", "gru", "attention")
@@ -67,6 +80,7 @@ FULL = {
                   "lr": 3e-3, "clip": 5.0, "dtype": "float32", "ds_lambda": 1.0},
     # The attention model, the one with targets, first: its result is the first to land.
     "cells": ["attention", "lstm", "gru", "rnn"],
+    "seeds": [0, 1, 2],
     "beam_size": 5,
     "attention_samples": 16,
 }
@@ -81,9 +95,13 @@ SMOKE = {
     "captioner": {"wordvec_dim": 8, "hidden_dim": 16, "epochs": 1, "batch_size": 16,
                   "lr": 3e-3, "clip": 5.0, "dtype": "float32", "ds_lambda": 1.0},
     "cells": ["attention", "lstm", "gru", "rnn"],
+    "seeds": [0],
     "beam_size": 2,
     "attention_samples": 4,
 }
+# The stored encoder (float16 weights) and the captioner's replay record.
+ENCODER_FILE = "captioning_encoder{suffix}.npz"
+CAPTIONER_RECORD = 3
 
 
 def _key(obj):
@@ -173,56 +191,101 @@ def load_data(cfg):
             scenes.generate_scenes(cfg["n_test"], split="test", **kw))
 
 
-def encoder_features(cfg, train, test, cache_dir, log=print):
-    """Train the encoder (or load it from the cache) and return its features and a report.
+def encoder_key(cfg):
+    """The key of the encoder settings: the same key, the same trained encoder."""
+    return _key({"stored": "float16",
+                 **{k: cfg[k] for k in ("seed", "n_train", "n_test", "image_size", "encoder")}})
 
-    Returns a tuple of:
-    - features: dict with 'train_vec' (N, D), 'train_grid' (N, D, P, P), 'test_vec',
-      'test_grid' (float32).
-    - report: dict with the encoder's settings, training time, losses and test accuracies.
-    """
+
+def make_encoder(cfg):
     ecfg = cfg["encoder"]
-    key = _key({k: cfg[k] for k in ("seed", "n_train", "n_test", "image_size", "encoder")})
-    path = os.path.join(cache_dir, f"captioning_features_{key}.npz")
-    if os.path.exists(path):
-        with np.load(path) as z:
-            features = {k: z[k] for k in ("train_vec", "train_grid", "test_vec", "test_grid")}
-            report = json.loads(str(z["report"]))
-        report["cached"] = True
-        log(f"encoder features loaded from {path}")
-        return features, report
-    enc = SceneEncoder(cfg["image_size"], ecfg["stages"], ecfg["feature_dim"],
-                       seed=cfg["seed"])
+    return SceneEncoder(cfg["image_size"], ecfg["stages"], ecfg["feature_dim"], seed=cfg["seed"])
+
+
+def load_stored_encoder(path, key):
+    """The stored encoder in `path` (float16 weights, as float32) and its report, or None
+    when the file is missing or was made with other settings."""
+    if not os.path.exists(path):
+        return None
+    with np.load(path) as z:
+        if str(z["key"]) != key:
+            return None
+        params = {k[len("param_"):]: z[k].astype(np.float32) for k in z.files
+                  if k.startswith("param_")}
+        return params, json.loads(str(z["report"]))
+
+
+def train_stored_encoder(cfg, train, test, path, log=print):
+    """Train the encoder, round its weights to float16, store them in `path`; returns
+    (encoder, report). The features are computed from the rounded weights, so the stored
+    file reproduces them exactly."""
+    ecfg = cfg["encoder"]
+    enc = make_encoder(cfg)
     hist = train_encoder(enc, train, ecfg["epochs"], ecfg["batch_size"], ecfg["lr"],
                          seed=cfg["seed"], log=log)
-    t0 = time.perf_counter()
-    train_vec, train_grid = enc.encode(train["images"])
-    test_vec, test_grid = enc.encode(test["images"])
-    encode_s = time.perf_counter() - t0
+    for k, v in enc.params.items():
+        enc.params[k] = v.astype(np.float16).astype(v.dtype)
     losses = hist["loss"]
     report = {
         "config": ecfg,
         "params": int(sum(p.size for p in enc.params.values())),
         "steps": hist["steps"],
         "train_time_s": hist["time_s"],
-        "encode_time_s": encode_s,
         "first_loss": float(np.mean(losses[:10])),
         "final_loss": float(np.mean(losses[-max(1, len(losses) // 10):])),
         "first_losses": hist["first_losses"],
         "test_accuracy": attribute_accuracy(enc, test),
-        "feature_vector_shape": list(train_vec.shape[1:]),
-        "feature_grid_shape": list(train_grid.shape[1:]),
-        "cached": False,
     }
-    features = {"train_vec": train_vec, "train_grid": train_grid, "test_vec": test_vec,
-                "test_grid": test_grid}
-    os.makedirs(cache_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = path + ".tmp.npz"
-    np.savez(tmp, report=json.dumps(report), **features,
-             **{f"param_{k}": v for k, v in enc.params.items()})
+    np.savez_compressed(tmp, key=encoder_key(cfg), report=json.dumps(report),
+                        **{f"param_{k}": v.astype(np.float16) for k, v in enc.params.items()})
     os.replace(tmp, path)
     log(f"encoder: {hist['steps']} steps in {hist['time_s']:.0f} s, test accuracy "
-        f"{report['test_accuracy']}")
+        f"{report['test_accuracy']}; stored in {path}")
+    return enc, report
+
+
+def encoder_features(cfg, train, test, cache_dir, encoder_path, log=print):
+    """The stored encoder's features of every image, and the encoder's report.
+
+    The encoder comes from `encoder_path` when it holds one with these settings, else it is
+    trained and stored there. The features are cached in cache_dir (keyed by the settings).
+
+    Returns a tuple of:
+    - features: dict with 'train_vec' (N, D), 'train_grid' (N, D, P, P), 'test_vec',
+      'test_grid' (float32).
+    - report: dict with the encoder's settings, training time, losses, test accuracies, the
+      stored file's name and digest, and how the features were obtained ('source').
+    """
+    key = encoder_key(cfg)
+    stored = load_stored_encoder(encoder_path, key)
+    if stored is None:
+        enc, report = train_stored_encoder(cfg, train, test, encoder_path, log)
+        source = "trained"
+    else:
+        enc, report = make_encoder(cfg), stored[1]
+        enc.params.update(stored[0])
+        source = "stored"
+        log(f"encoder loaded from {encoder_path}")
+    report.update({"file": os.path.basename(encoder_path), "digest": file_digest(encoder_path)})
+    cache = os.path.join(cache_dir, f"captioning_features_{key}_{report['digest']}.npz")
+    names = ("train_vec", "train_grid", "test_vec", "test_grid")
+    if os.path.exists(cache):
+        with np.load(cache) as z:
+            features = {k: z[k] for k in names}
+        source += ", features cached"
+    else:
+        t0 = time.perf_counter()
+        train_vec, train_grid = enc.encode(train["images"])
+        test_vec, test_grid = enc.encode(test["images"])
+        report["encode_time_s"] = time.perf_counter() - t0
+        features = dict(zip(names, (train_vec, train_grid, test_vec, test_grid), strict=True))
+        os.makedirs(cache_dir, exist_ok=True)
+        np.savez(cache + ".tmp.npz", **features)
+        os.replace(cache + ".tmp.npz", cache)
+    report.update({"source": source, "feature_vector_shape": list(features["train_vec"].shape[1:]),
+                   "feature_grid_shape": list(features["train_grid"].shape[1:])})
     return features, report
 
 
@@ -251,7 +314,7 @@ class CaptionCurve(Callback):
                      f"({trainer.elapsed:.0f} s)")
 
 
-def train_captioner(model, feats, ids, ccfg, seed, log=print):
+def train_captioner(model, feats, ids, ccfg, seed, log=print, stop_at=None):
     """Train a CaptioningRNN with Adam and global-norm clipping (rnnlib.training.Trainer).
 
     Inputs:
@@ -260,12 +323,13 @@ def train_captioner(model, feats, ids, ccfg, seed, log=print):
     - ids: int (N, K, T) caption ids, K captions per image.
     - ccfg: the 'captioner' settings (epochs, batch_size, lr, clip).
     - seed: seed of the minibatch order and of the caption choice.
+    - stop_at: end after this many steps without changing the schedule (a replay).
 
     Each minibatch uses one of an image's K captions at random; the learning rate decays
     linearly to a tenth over the run.
 
     Returns a dict: 'curve' ({'step', 'time_s', 'train_loss'}), 'steps', 'time_s' and
-    'first_losses' (the first ten losses, for a replay).
+    'first_losses' (the first CAPTIONER_RECORD losses, for a replay).
     """
     n, k = ids.shape[:2]
     batches = ShuffledBatches(n, min(ccfg["batch_size"], n), take=lambda idx, rng: (
@@ -276,7 +340,7 @@ def train_captioner(model, feats, ids, ccfg, seed, log=print):
                       optim_config={"learning_rate": ccfg["lr"]},
                       schedule=linear_schedule(ccfg["lr"], total), clip_norm=ccfg["clip"],
                       seed=seed, steps_per_epoch=len(batches), callbacks=[curve],
-                      record_first=10).run()
+                      record_first=CAPTIONER_RECORD).run(stop_at=stop_at)
     return {"curve": curve.curve, "steps": trainer.iteration, "time_s": trainer.elapsed,
             "first_losses": trainer.first_losses}
 
@@ -391,40 +455,10 @@ def _mass_stats(v):
             "share_at_least_half": float(np.mean(v >= 0.5))}
 
 
-def draw_attention(npz_path, png_path, rows=4):
-    """Draw the saved attention maps: one row per image, one panel per generated word."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with np.load(npz_path) as z:
-        images, maps, words = z["images"], z["maps"].astype(np.float32), z["words"]
-    rows = min(rows, len(images))
-    cols = 1 + max(int(np.sum(w != "")) for w in words[:rows])
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False)
-    size = images.shape[1]
-    for r in range(rows):
-        axes[r, 0].imshow(images[r])
-        axes[r, 0].set_title("image", fontsize=7)
-        for c in range(1, cols):
-            ax = axes[r, c]
-            t = c - 1
-            if t < len(words[r]) and words[r][t] != "":
-                ax.imshow(images[r])
-                # Nearest-neighbour upsampling keeps the grid cells visible.
-                up = np.kron(maps[r, t], np.ones((size // maps.shape[-1],) * 2))
-                ax.imshow(up, cmap="magma", alpha=0.6, vmin=0, vmax=max(1e-6, up.max()))
-                ax.set_title(str(words[r][t]), fontsize=7)
-        for ax in axes[r]:
-            ax.axis("off")
-    fig.tight_layout(pad=0.2)
-    fig.savefig(png_path, dpi=90)
-    plt.close(fig)
-
-
 def save_attention(results_dir, suffix, caption_ids, maps, test, k, idx_to_word):
-    """Save the first k test images' greedy captions and attention maps (npz), and draw them."""
+    """Save the first k test images' greedy captions and attention maps (npz).
+
+    Returns {"file", "digest"}: the npz's name and digest, which the results file records."""
     k = min(k, len(caption_ids))
     words = np.array([[idx_to_word[int(t)] for t in row] for row in caption_ids[:k]])
     # Blank everything after <END> so the figure shows only the caption.
@@ -437,10 +471,10 @@ def save_attention(results_dir, suffix, caption_ids, maps, test, k, idx_to_word)
     np.savez_compressed(npz, images=test["images"][:k], maps=maps[:k].astype(np.float16),
                         words=words, boxes=test["boxes"][:k], attributes=test["attributes"][:k],
                         references=np.array(test["captions"][:k]))
-    draw_attention(npz, os.path.join(results_dir, f"captioning_attention{suffix}.png"))
+    return {"file": os.path.basename(npz), "digest": file_digest(npz)}
 
 
-def prepare(cfg, cache_dir, log=print):
+def prepare(cfg, cache_dir, encoder_path, log=print):
     """Scenes, vocabulary, caption ids and encoder features for cfg.
 
     Returns (data, data_report, features, encoder_report): data holds 'train', 'test',
@@ -460,17 +494,17 @@ def prepare(cfg, cache_dir, log=print):
         "objects_per_image": np.bincount(test["num_objects"], minlength=4)[1:].tolist(),
     }
     log(f"data: {cfg['n_train']} train, {cfg['n_test']} test scenes")
-    features, encoder_report = encoder_features(cfg, train, test, cache_dir, log)
+    features, encoder_report = encoder_features(cfg, train, test, cache_dir, encoder_path, log)
     return data, report, features, encoder_report
 
 
-def make_captioner(cell, cfg, input_dim, word_to_idx):
-    """The CaptioningRNN of one cell (the attention one with the penalty, if its weight is set)."""
+def make_captioner(cell, cfg, input_dim, word_to_idx, seed):
+    """The CaptioningRNN of one cell and seed (the attention one with the penalty, if its
+    weight is set)."""
     ccfg = cfg["captioner"]
     kwargs = {"input_dim": input_dim, "wordvec_dim": ccfg["wordvec_dim"],
               "hidden_dim": ccfg["hidden_dim"], "cell_type": cell,
-              "dtype": np.dtype(ccfg["dtype"]).type,
-              "seed": cfg["seed"] * 100 + CELLS.index(cell)}
+              "dtype": np.dtype(ccfg["dtype"]).type, "seed": seed * 100 + CELLS.index(cell)}
     if cell == "attention" and ccfg.get("ds_lambda"):
         return DoublyStochasticCaptioningRNN(word_to_idx, ds_lambda=ccfg["ds_lambda"], **kwargs)
     return CaptioningRNN(word_to_idx, **kwargs)
@@ -500,58 +534,83 @@ def decode_and_score(model, feats, data, beam_size):
     return entry, greedy_ids, maps
 
 
-def train_cell(cell, cfg, data, features, results_dir, suffix, log=print):
-    """Train, decode and score one cell's captioner; returns its results entry."""
+def cell_inputs(cell, cfg, features, split):
+    """The features a cell reads (the grid for attention, else the vector), in its dtype."""
     key = "grid" if cell == "attention" else "vec"
-    dtype = np.dtype(cfg["captioner"]["dtype"]).type
-    tr, te = features[f"train_{key}"].astype(dtype), features[f"test_{key}"].astype(dtype)
-    model = make_captioner(cell, cfg, tr.shape[1], data["word_to_idx"])
-    log(f"captioner {cell}: {sum(p.size for p in model.params.values())} params")
-    hist = train_captioner(model, tr, data["train_ids"], cfg["captioner"], seed=cfg["seed"],
-                           log=log)
+    return features[f"{split}_{key}"].astype(np.dtype(cfg["captioner"]["dtype"]).type)
+
+
+def train_cell(cell, seed, cfg, data, features, log=print):
+    """Train, decode and score one cell's captioner with one seed.
+
+    Returns (entry, attention) where attention is (greedy ids, maps) for the attention
+    cell's maps, else None.
+    """
+    tr, te = cell_inputs(cell, cfg, features, "train"), cell_inputs(cell, cfg, features, "test")
+    model = make_captioner(cell, cfg, tr.shape[1], data["word_to_idx"], seed)
+    log(f"captioner {cell} seed {seed}: {sum(p.size for p in model.params.values())} params")
+    hist = train_captioner(model, tr, data["train_ids"], cfg["captioner"], seed=seed, log=log)
     scored, greedy_ids, maps = decode_and_score(model, te, data, cfg["beam_size"])
-    entry = {"params": int(sum(p.size for p in model.params.values())),
-             "input": f"{key} {list(tr.shape[1:])}", "steps": hist["steps"],
-             "train_time_s": hist["time_s"], "curve": hist["curve"],
-             "first_losses": hist["first_losses"], **scored}
-    log(f"  {cell}: greedy BLEU-4 {entry['greedy']['bleu4']:.3f} exact "
+    entry = {"seed": seed, "steps": hist["steps"], "train_time_s": hist["time_s"],
+             "curve": hist["curve"], "first_losses": hist["first_losses"], **scored}
+    log(f"  {cell} seed {seed}: greedy BLEU-4 {entry['greedy']['bleu4']:.3f} exact "
         f"{entry['greedy']['exact_match']:.3f}; beam BLEU-4 {entry['beam']['bleu4']:.3f} "
         f"exact {entry['beam']['exact_match']:.3f}")
-    if cell == "attention" and maps is not None:
-        entry["attention"] = object_word_attention(greedy_ids, maps, data["test"],
-                                                   data["idx_to_word"], te.shape[-1])
-        log(f"  attention mass on named objects: {entry['attention']}")
-        save_attention(results_dir, suffix, greedy_ids, maps, data["test"],
-                       cfg["attention_samples"], data["idx_to_word"])
-    return entry
+    if maps is None:
+        return entry, None
+    entry["attention"] = object_word_attention(greedy_ids, maps, data["test"],
+                                               data["idx_to_word"], te.shape[-1])
+    log(f"  attention mass on named objects: {entry['attention']['by_word']}")
+    return entry, (greedy_ids, maps)
 
 
-def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print, resume=False):
+def cell_table(cell, cfg, features, runs):
+    """The results entry of one cell: its size, its input and one run per seed."""
+    tr = cell_inputs(cell, cfg, features, "train")
+    model = make_captioner(cell, cfg, tr.shape[1], scenes.build_vocab()[0], 0)
+    return {"params": int(sum(p.size for p in model.params.values())),
+            "input": f"{'grid' if cell == 'attention' else 'vec'} {list(tr.shape[1:])}",
+            "runs": runs}
+
+
+def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print, resume=False,
+        encoder_name="captioning_encoder.npz"):
     """Run the pipeline for a config (FULL or SMOKE) and write the results files.
 
-    The JSON is rewritten after every cell (`complete` false and `partial` true until the
-    last); with resume=True the cells a partial file with the same config holds are kept.
+    The JSON is rewritten after every run (`complete` false and `partial` true until the
+    last); with resume=True the runs a partial file with the same config holds are kept.
     """
-    result = run_header("captioning/1", cfg["seed"])
+    result = run_header("captioning/2", cfg["seed"])
     json_path = os.path.join(results_dir, f"captioning{suffix}.json")
     earlier = resumable(json_path, cfg) if resume else None
     t_start, cpu_start = time.perf_counter(), time.process_time()
-    data, result["data"], features, result["encoder"] = prepare(cfg, cache_dir, log)
-    result.update({"config": cfg, "cells": dict(earlier["cells"]) if earlier else {},
-                   "order": [c for c in CELLS if c in cfg["cells"]], "complete": False})
+    data, result["data"], features, result["encoder"] = prepare(
+        cfg, cache_dir, os.path.join(results_dir, encoder_name), log)
+    done = {(c, r["seed"]): r for c, e in (earlier or {}).get("cells", {}).items()
+            for r in e["runs"]}
+    result.update({"config": cfg, "order": [c for c in CELLS if c in cfg["cells"]],
+                   "complete": False, "cells": {}})
     for cell in cfg["cells"]:
-        if cell in result["cells"]:
-            log(f"captioner {cell}: kept from the interrupted run in {json_path}")
-            continue
-        result["cells"][cell] = train_cell(cell, cfg, data, features, results_dir, suffix, log)
-        # Write after every cell, so a run cut short still leaves its finished cells.
-        result["total_time_s"] = time.perf_counter() - t_start
-        result["total_cpu_s"] = time.process_time() - cpu_start
-        write_json(json_path, finish_header({**result, "partial": True}))
-    result["total_time_s"] = time.perf_counter() - t_start
-    result["total_cpu_s"] = time.process_time() - cpu_start
-    result["complete"] = True
-    result["openblas_num_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
+        for seed in cfg["seeds"]:
+            if (cell, seed) in done:
+                log(f"captioner {cell} seed {seed}: kept from the interrupted run")
+            else:
+                done[cell, seed], maps = train_cell(cell, seed, cfg, data, features, log)
+                if maps is not None and seed == cfg["seeds"][0]:
+                    result["attention_file"] = save_attention(
+                        results_dir, suffix, *maps, data["test"], cfg["attention_samples"],
+                        data["idx_to_word"])
+            runs = [done[cell, s] for s in cfg["seeds"] if (cell, s) in done]
+            result["cells"][cell] = cell_table(cell, cfg, features, runs)
+            # Write after every run, so a run cut short still leaves its finished ones.
+            result["total_time_s"] = time.perf_counter() - t_start
+            result["total_cpu_s"] = time.process_time() - cpu_start
+            write_json(json_path, finish_header({**result, "partial": True}))
+    result.update({"total_time_s": time.perf_counter() - t_start,
+                   "total_cpu_s": time.process_time() - cpu_start, "complete": True,
+                   "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS")})
+    if earlier and "attention_file" in earlier and "attention_file" not in result:
+        result["attention_file"] = earlier["attention_file"]
     finish_header(result)
     if earlier:
         result["parts"] = part_headers([earlier, result])  # made by two processes
@@ -560,12 +619,89 @@ def run(cfg, results_dir="results", cache_dir="cache", suffix="", log=print, res
     return result
 
 
+def sparse_scenes(n, indices, cfg, split="train"):
+    """A generate_scenes() dict of n scenes in which only the scenes `indices` are drawn
+    (the other rows stay blank): what a replay of the first steps needs, at a fraction of
+    the cost of the whole split."""
+    indices = np.unique(indices)
+    sub = scenes.generate_scenes(0, seed=cfg["seed"], split=split,
+                                 image_size=cfg["image_size"], indices=indices)
+    full = {}
+    for key, value in sub.items():
+        if key == "captions":
+            full[key] = [[""] * scenes.NUM_TEMPLATES for _ in range(n)]
+            for i, caps in zip(indices, value, strict=True):
+                full[key][i] = caps
+            continue
+        blank = np.full((n, *value.shape[1:]), -1 if value.dtype.kind == "i" else 0,
+                        dtype=value.dtype)
+        blank[indices] = value
+        full[key] = blank
+    return full
+
+
+def first_indices(n, batch_size, seed, steps, sort=False, choices=0):
+    """The item indices of a Trainer's first `steps` ShuffledBatches minibatches (seed `seed`),
+    drawn exactly as the run draws them (`choices`: captions per item chosen with the same
+    generator, as train_captioner's batches do)."""
+    batches = ShuffledBatches(n, min(batch_size, n), sort=sort, take=lambda idx, rng: (
+        idx, rng.integers(0, choices, size=len(idx)) if choices else None)[0])
+    rng = np.random.default_rng(seed)
+    return np.concatenate([batches(rng) for _ in range(steps)])
+
+
+def replay(result, results_dir="results"):
+    """Rerun the recorded first steps of the encoder and of every captioner run.
+
+    The encoder replays from its initial weights; the captioners read the features of the
+    stored encoder (results/captioning_encoder.npz, whose digest the results record) for the
+    scenes their first batches draw. Returns a list of (label, recorded, replayed).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _replay(result, results_dir)
+
+
+def _replay(result, results_dir):
+    cfg, enc_report = result["config"], result["encoder"]
+    n, ecfg = cfg["n_train"], cfg["encoder"]
+    path = os.path.join(results_dir, enc_report["file"])
+    checks = [("stored encoder file", enc_report["digest"], file_digest(path))]
+    K = len(enc_report["first_losses"])
+    data = sparse_scenes(n, first_indices(n, ecfg["batch_size"], cfg["seed"], K, sort=True), cfg)
+    hist = train_encoder(make_encoder(cfg), data, ecfg["epochs"], ecfg["batch_size"],
+                         ecfg["lr"], seed=cfg["seed"], log=None, stop_at=K)
+    checks.append(("encoder", enc_report["first_losses"], hist["first_losses"]))
+    enc = make_encoder(cfg)
+    enc.params.update(load_stored_encoder(path, encoder_key(cfg))[0])
+    word_to_idx, _ = scenes.build_vocab()
+    for cell in result["order"]:
+        for r in result["cells"][cell]["runs"]:
+            K = len(r["first_losses"])
+            idx = np.unique(first_indices(n, cfg["captioner"]["batch_size"], r["seed"], K,
+                                          choices=scenes.NUM_TEMPLATES))
+            sub = sparse_scenes(n, idx, cfg)
+            vec, grid = enc.encode(sub["images"][idx])
+            features = {"train_vec": np.zeros((n, *vec.shape[1:]), vec.dtype),
+                        "train_grid": np.zeros((n, *grid.shape[1:]), grid.dtype)}
+            features["train_vec"][idx], features["train_grid"][idx] = vec, grid
+            tr = cell_inputs(cell, cfg, features, "train")
+            ids = scenes.encode_captions(sub["captions"], word_to_idx,
+                                         scenes.max_caption_length())
+            model = make_captioner(cell, cfg, tr.shape[1], word_to_idx, r["seed"])
+            again = train_captioner(model, tr, ids, cfg["captioner"], r["seed"], log=None,
+                                    stop_at=K)
+            checks.append((f"{cell} seed {r['seed']}", r["first_losses"], again["first_losses"]))
+    return checks
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny data, a few steps")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--cache-dir", default="cache")
     parser.add_argument("--cells", nargs="+", choices=CELLS, help="subset of the cells")
+    parser.add_argument("--seeds", nargs="+", type=int, help="captioner seeds (default: the "
+                        "config's)")
     parser.add_argument("--ds-lambda", type=float, default=None,
                         help="weight of the attention model's doubly stochastic penalty "
                              "(default: the config's; 0 trains it on the caption loss alone)")
@@ -579,10 +715,16 @@ def main(argv=None):
     cfg = json.loads(json.dumps(SMOKE if args.smoke else FULL))
     if args.cells:
         cfg["cells"] = args.cells
+    if args.seeds:
+        cfg["seeds"] = args.seeds
     if args.ds_lambda is not None:
         cfg["captioner"]["ds_lambda"] = args.ds_lambda
     suffix = args.suffix if args.suffix is not None else ("_smoke" if args.smoke else "")
-    return run(cfg, args.results_dir, args.cache_dir, suffix, resume=args.resume)
+    encoder_name = "captioning_encoder_smoke.npz" if args.smoke else "captioning_encoder.npz"
+    # One BLAS thread: faster on a shared 2-core machine, and what the replay uses.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return run(cfg, args.results_dir, args.cache_dir, suffix, resume=args.resume,
+                   encoder_name=encoder_name)
 
 
 if __name__ == "__main__":

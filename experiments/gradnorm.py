@@ -9,8 +9,9 @@ k; along an LSTM's cell state it can survive much further (chapters 4 and 5).
 Each network is measured twice on the same probe batch (copy sequences of delay
 `probe_delay`): at initialisation, and after training on the copy task at `train_delay` with
 the copy task's settings and seeds. These are the runs of results/copy_task.json's rows (the
-same variant, delay, config and seed give the same weights), chosen at a delay every seed
-solves, so "after training" describes networks that learned to remember.
+same variant, delay, config and seed give the same weights), each at the longest delay that
+every seed of that cell solved in the copy-task sweep (RNN 5, LSTM 10), so "after training"
+describes networks that learned to remember.
 
     python -m experiments.gradnorm            # writes results/gradnorm.json
 """
@@ -26,7 +27,7 @@ from rnnlib import layers as L
 from rnnlib.provenance import finish_header
 from rnnlib.results import run_header, write_json
 
-CONFIG = {"train_delay": {"rnn": 5, "lstm": 20}, "probe_delay": 40, "batch_size": 256,
+CONFIG = {"train_delay": {"rnn": 5, "lstm": 10}, "probe_delay": 40, "batch_size": 256,
           "seeds": list(SEEDS)}
 
 

@@ -194,7 +194,8 @@ def auxiliary_labels(data, grid_size):
     return cell_labels, data["attributes"] + 1
 
 
-def train_encoder(encoder, data, epochs=4, batch_size=64, lr=2e-3, seed=0, log=print):
+def train_encoder(encoder, data, epochs=4, batch_size=64, lr=2e-3, seed=0, log=print,
+                  stop_at=None):
     """Train a SceneEncoder on the auxiliary task with Adam (rnnlib.training.Trainer).
 
     Inputs:
@@ -205,6 +206,7 @@ def train_encoder(encoder, data, epochs=4, batch_size=64, lr=2e-3, seed=0, log=p
     - lr: Adam's initial learning rate.
     - seed: seed of the minibatch order.
     - log: function called with progress lines (or None).
+    - stop_at: end after this many steps without changing the schedule (a replay).
 
     Returns:
     - history: dict with 'loss' (per step), 'time_s' (seconds of training), 'steps' and
@@ -224,7 +226,7 @@ def train_encoder(encoder, data, epochs=4, batch_size=64, lr=2e-3, seed=0, log=p
     trainer = Trainer(encoder, batches, num_steps=total, update_rule="adam",
                       optim_config={"learning_rate": lr}, schedule=linear_schedule(lr, total),
                       seed=seed, steps_per_epoch=len(batches), callbacks=[log_epoch],
-                      record_first=10).run()
+                      record_first=10).run(stop_at=stop_at)
     return {"loss": trainer.loss_history, "time_s": trainer.elapsed, "steps": trainer.iteration,
             "first_losses": trainer.first_losses}
 

@@ -178,7 +178,8 @@ def generate_scene(rng, image_size=32, max_objects=MAX_OBJECTS):
     return {"image": image, "objects": objects, "captions": captions_for(objects)}
 
 
-def generate_scenes(n, seed=0, split="train", image_size=32, max_objects=MAX_OBJECTS):
+def generate_scenes(n, seed=0, split="train", image_size=32, max_objects=MAX_OBJECTS,
+                    indices=None):
     """A split of n scenes as arrays.
 
     Inputs:
@@ -187,6 +188,8 @@ def generate_scenes(n, seed=0, split="train", image_size=32, max_objects=MAX_OBJ
     - split: 'train', 'val' or 'test' (different splits never share a random stream).
     - image_size: S.
     - max_objects: M, at most this many objects per scene.
+    - indices: if given, only the scenes with these numbers, in this order (n is ignored):
+      row j is scene indices[j] of the split, the same as in the full split.
 
     Returns a dict of arrays (objects ordered left to right, absent slots padded):
     - images: uint8 (n, S, S, 3).
@@ -198,14 +201,16 @@ def generate_scenes(n, seed=0, split="train", image_size=32, max_objects=MAX_OBJ
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
+    numbers = range(n) if indices is None else [int(i) for i in indices]
+    n = len(numbers)
     images = np.empty((n, image_size, image_size, 3), dtype=np.uint8)
     num_objects = np.zeros(n, dtype=np.int64)
     attributes = np.full((n, max_objects, 3), -1, dtype=np.int64)
     boxes = np.full((n, max_objects, 4), -1, dtype=np.int64)
     masks = np.zeros((n, max_objects, image_size, image_size), dtype=bool)
     captions = []
-    for i in range(n):
-        scene = generate_scene(np.random.default_rng([seed, SPLITS[split], i]), image_size,
+    for i, number in enumerate(numbers):
+        scene = generate_scene(np.random.default_rng([seed, SPLITS[split], number]), image_size,
                                max_objects)
         images[i] = scene["image"]
         num_objects[i] = len(scene["objects"])

@@ -1,7 +1,6 @@
 """The captioning pipeline: encoder gradients, scoring, attention mass, and a smoke run."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -117,20 +116,24 @@ def test_smoke_run(tmp_path):
                            str(tmp_path / "cache")])
     with open(tmp_path / "captioning_smoke.json") as f:
         saved = json.load(f)
-    assert saved["schema"] == "captioning/1" and not saved["encoder"]["cached"]
+    assert saved["schema"] == "captioning/2" and saved["encoder"]["source"] == "trained"
     assert set(saved["cells"]) == set(captioning.CELLS)
     for cell in captioning.CELLS:
+        (run,) = saved["cells"][cell]["runs"]
         for dec in ("greedy", "beam"):
-            assert 0 <= saved["cells"][cell][dec]["bleu4"] <= 1
-            assert 0 <= saved["cells"][cell][dec]["exact_match"] <= 1
-    assert "attention" in saved["cells"]["attention"]
-    assert os.path.exists(tmp_path / "captioning_attention_smoke.npz")
-    assert os.path.exists(tmp_path / "captioning_attention_smoke.png")
+            assert 0 <= run[dec]["bleu4"] <= 1
+            assert 0 <= run[dec]["exact_match"] <= 1
+    assert "attention" in saved["cells"]["attention"]["runs"][0]
+    assert saved["attention_file"]["file"] == "captioning_attention_smoke.npz"
+    assert saved["encoder"]["file"] == "captioning_encoder_smoke.npz"
     assert out["data"]["n_train"] == captioning.SMOKE["n_train"]
-    # The second run reuses the cached features.
+    # The first steps replay from the stored encoder, bit for bit.
+    checks = captioning.replay(saved, str(tmp_path))
+    assert len(checks) == 2 + len(captioning.CELLS) and all(a == b for _, a, b in checks)
+    # The second run reuses the stored encoder and the cached features.
     again = captioning.main(["--smoke", "--cells", "rnn", "--results-dir", str(tmp_path),
                              "--cache-dir", str(tmp_path / "cache")])
-    assert again["encoder"]["cached"]
+    assert again["encoder"]["source"] == "stored, features cached"
 
 
 def test_smoke_run_resumes_after_the_finished_cells(tmp_path):
@@ -138,11 +141,13 @@ def test_smoke_run_resumes_after_the_finished_cells(tmp_path):
     captioning.main([*args, "--cells", "rnn", "lstm"])
     path = tmp_path / "captioning_smoke.json"
     saved = json.loads(path.read_text())
-    assert len(saved["cells"]["rnn"]["first_losses"]) == min(10, saved["cells"]["rnn"]["steps"])
+    (rnn,) = saved["cells"]["rnn"]["runs"]
+    assert len(rnn["first_losses"]) == min(captioning.CAPTIONER_RECORD, rnn["steps"])
     # As if interrupted after the first cell.
     cut = {**saved, "complete": False, "partial": True, "cells": {"rnn": saved["cells"]["rnn"]}}
     path.write_text(json.dumps(cut))
     again = captioning.main([*args, "--cells", "rnn", "lstm", "--resume"])
     assert again["cells"]["rnn"] == saved["cells"]["rnn"] and again["complete"]
-    assert again["cells"]["lstm"]["first_losses"] == saved["cells"]["lstm"]["first_losses"]
+    assert again["cells"]["lstm"]["runs"][0]["first_losses"] == (
+        saved["cells"]["lstm"]["runs"][0]["first_losses"])
     assert len(again["parts"]) == 2 and "partial" not in json.loads(path.read_text())

@@ -104,3 +104,10 @@ def test_cell_targets(data):
 def test_bad_split_raises():
     with pytest.raises(ValueError, match="split"):
         scenes.generate_scenes(1, split="dev")
+
+
+def test_generate_scenes_by_index_draws_the_same_scenes():
+    full = scenes.generate_scenes(6, seed=3, split="train", image_size=16)
+    some = scenes.generate_scenes(0, seed=3, split="train", image_size=16, indices=[4, 1])
+    assert np.array_equal(some["images"], full["images"][[4, 1]])
+    assert some["captions"] == [full["captions"][4], full["captions"][1]]
