@@ -2,39 +2,45 @@
 
 Each cell gets the hidden size that brings its parameter count closest to that of the LSTM of
 `lstm_hidden` units (embedding and output layer included), then trains with the same data,
-batch, optimiser, number of steps and schedule (chapter 7; the cosine schedule follows the
-step index). Losses are in nats per character. The per-cell time limit (CPU time of the
-training process by default, `clock`: one BLAS thread, so CPU time is compute time) only
-stops a run that is far slower than planned; each cell's `stopped` says why it ended.
+batch, optimiser, number of steps and step-indexed cosine schedule, once per seed (chapter 7).
+The LSTM-family cells start with a forget-gate bias of `forget_bias` (1, as Jozefowicz et al.
+2015 recommend); the other biases start at 0. Losses are in nats per character; the
+validation loss is measured every `eval_every` steps on the first `val_chars` characters of
+the held-out text. The per-run CPU-time limit only stops a run far slower than planned
+(`stopped` says why each ended).
 
     python -m experiments.cells               # writes results/cells.json
-    python -m experiments.cells --resume      # continue an interrupted run
+    python -m experiments.cells --resume      # keep the finished runs of a partial file
+    python -m experiments.cells --jobs 2      # two runs at a time (one per core)
 
-The file is rewritten after every cell (marked `partial` until the last); `--resume` keeps
-the finished cells of a partial file with the same config and continues the cell in progress
-from its checkpoint under checkpoints/cells/.
+The file is rewritten after every run (marked `partial` until the last).
 """
 
 import argparse
-import os
+from concurrent.futures import ProcessPoolExecutor
 
-from rnnlib.cells import GATES
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from rnnlib.cells import GATES, HAS_CELL
+from rnnlib.data import CharVocab, StreamBatches, load_tinyshakespeare, streams, train_val_split
+from rnnlib.models import CharRNN
+from rnnlib.provenance import finish_header
 from rnnlib.results import (
-    finish_header,
-    merged_header,
     part_headers,
-    read_json,
     resumable,
     run_header,
+    subsample_curve,
     write_json,
 )
-from rnnlib.train import train_charlm
+from rnnlib.train import count_params, evaluate
+from rnnlib.training import Callback, Trainer, cosine_schedule
 
 CELLS = ("rnn", "lstm", "peephole", "gru")
-CONFIG = {"lstm_hidden": 192, "num_layers": 1, "batch_size": 32, "seq_len": 100, "lr": 2e-3,
-          "clip": 5.0, "dropout": 0.0, "steps_per_cell": 1000, "minutes_per_cell": 4.0,
-          "clock": "cpu", "eval_every": 50, "val_chars": 32_000, "dtype": "float32",
-          "blas_threads": 1, "record_first": 10}
+CONFIG = {"lstm_hidden": 128, "num_layers": 1, "batch_size": 32, "seq_len": 100, "lr": 2e-3,
+          "lr_min_frac": 0.1, "clip": 5.0, "dropout": 0.0, "forget_bias": 1.0,
+          "steps_per_cell": 1000, "max_cpu_minutes": 10.0, "eval_every": 100,
+          "val_chars": 32_000, "dtype": "float32", "seeds": [0, 1, 2], "record_first": 3}
 SUPPORTS_RESUME = True
 
 
@@ -53,47 +59,101 @@ def matched_hidden(cell, target, V=65, layers=1):
     return min(range(8, 4096), key=lambda H: abs(n_params(cell, H, V, layers) - target))
 
 
-def train_cell(cell, H, cfg, seed, log, ckpt_dir=None, resume=False):
-    """One cell's run (rnnlib.train.train_charlm); returns its row of the results table."""
-    r = train_charlm(cell=cell, hidden=H, layers=cfg["num_layers"], dropout=cfg["dropout"],
-                     batch=cfg["batch_size"], seq=cfg["seq_len"], lr=cfg["lr"],
-                     clip=cfg["clip"], max_steps=cfg["steps_per_cell"],
-                     minutes=cfg["minutes_per_cell"], eval_every=cfg["eval_every"],
-                     val_chars=cfg["val_chars"], dtype=cfg["dtype"], seed=seed,
-                     ckpt_dir=ckpt_dir, resume=resume, out=None, progress=False,
-                     sample_len=200, sample_every=10**9, threads=cfg["blas_threads"],
-                     clock=cfg["clock"], record_first=cfg["record_first"], log=log)
-    f = r["final"]
-    log(f"{cell}: H={H}, {r['params']} params, {f['steps']} steps, "
-        f"{f['sec_per_step']:.2f} s/step, best val {f['best_val_loss']:.4f}")
-    return {"hidden_dim": H, "params": r["params"], "steps": f["steps"],
-            "stopped": f["stopped"], "sec_per_step": f["sec_per_step"],
-            "best_val_loss": f["best_val_loss"], "final_val_loss": f["last_val_loss"],
-            "curve": r["curve"], "sample": r["samples"][-1]["text"],
-            "first_losses": r["first_losses"], "settings": r["settings"]}
+def corpus(cfg):
+    """The vocabulary and the (N, L) training and validation streams."""
+    text = load_tinyshakespeare()
+    vocab = CharVocab(text)
+    train_text, val_text = train_val_split(text)
+    return (vocab, streams(vocab.encode(train_text), cfg["batch_size"]),
+            streams(vocab.encode(val_text[: cfg["val_chars"]]), cfg["batch_size"]))
 
 
-def run(out="results/cells.json", cells=CELLS, seed=0, log=print, resume=False,
-        ckpt_dir="checkpoints/cells", **over):
-    """Every cell in `cells`; writes `out` after each (results/README.md, cells/1)."""
+def make_model(cell, H, V, cfg, seed):
+    """A CharRNN whose LSTM-family layers start with forget-gate bias cfg['forget_bias']."""
+    model = CharRNN(V, H, cell_type=cell, num_layers=cfg["num_layers"], dropout=cfg["dropout"],
+                    dtype=np.dtype(cfg["dtype"]).type, seed=seed)
+    if cell in HAS_CELL:
+        for layer in range(1, cfg["num_layers"] + 1):
+            model.params[f"b{layer}"][H:2 * H] = cfg["forget_bias"]  # gate order i, f, o, g
+    return model
+
+
+class Curve(Callback):
+    """The validation curve of a run (step 0 first) and the running training loss."""
+
+    def __init__(self, model, val, cfg):
+        self.model, self.val, self.cfg = model, val, cfg
+        self.curve = {"step": [], "time_s": [], "train_loss": [], "val_loss": []}
+        self.window = []
+
+    def point(self, step, elapsed):
+        for key, value in (("step", step), ("time_s", round(elapsed, 2)),
+                           ("train_loss", float(np.mean(self.window)) if self.window else None),
+                           ("val_loss", evaluate(self.model, self.val, self.cfg["seq_len"]))):
+            self.curve[key].append(value)
+        self.window = []
+
+    def on_begin(self, trainer):
+        if trainer.iteration == 0:
+            self.point(0, 0.0)
+
+    def on_step(self, trainer):
+        self.window.append(trainer.loss)
+        if trainer.due(self.cfg["eval_every"]):
+            self.point(trainer.iteration, trainer.elapsed)
+
+
+def train_cell(cell, cfg, seed, stop_at=None, data=None):
+    """One cell, one seed; returns its row of the results table."""
+    vocab, train, val = data or corpus(cfg)
+    target = n_params("lstm", cfg["lstm_hidden"], layers=cfg["num_layers"])
+    H = matched_hidden(cell, target, layers=cfg["num_layers"])
+    model = make_model(cell, H, len(vocab), cfg, seed)
+    curve = Curve(model, val, cfg)
+    steps = cfg["steps_per_cell"]
+    trainer = Trainer(model, StreamBatches(train, cfg["seq_len"]), num_steps=steps,
+                      update_rule="adam", optim_config={"learning_rate": cfg["lr"]},
+                      schedule=cosine_schedule(cfg["lr"], steps, cfg["lr_min_frac"]),
+                      clip_norm=cfg["clip"], non_finite="stop",
+                      time_limit=60.0 * cfg["max_cpu_minutes"], clock="cpu", seed=seed,
+                      callbacks=[] if stop_at else [curve], record_first=cfg["record_first"])
+    with threadpool_limits(limits=1, user_api="blas"):
+        trainer.run(stop_at=stop_at)
+    c = curve.curve
+    return {"hidden_dim": H, "params": count_params(model.params), "seed": seed,
+            "steps": trainer.iteration, "stopped": trainer.stopping,
+            "sec_per_step": trainer.elapsed / max(trainer.iteration, 1),
+            "best_val_loss": min(c["val_loss"]) if c["val_loss"] else None,
+            "final_val_loss": c["val_loss"][-1] if c["val_loss"] else None,
+            "curve": subsample_curve(c), "first_losses": trainer.first_losses}
+
+
+def _one(args):
+    cell, cfg, seed = args
+    return cell, seed, train_cell(cell, cfg, seed)
+
+
+def run(out="results/cells.json", cells=CELLS, log=print, resume=False, jobs=1, **over):
+    """Every cell with every seed; writes `out` after each run (cells/2)."""
     cfg = {**CONFIG, **over}
-    result = run_header("cells/1", seed)
+    result = run_header("cells/2", cfg["seeds"][0])
     target = n_params("lstm", cfg["lstm_hidden"], layers=cfg["num_layers"])
     config = {"target_params": target, **cfg}
     earlier = resumable(out, config) if (resume and out) else None
-    table = dict(earlier["cells"]) if earlier else {}
-    for cell in cells:
-        if cell in table:
-            log(f"{cell}: kept from the interrupted run in {out}")
-            continue
-        H = matched_hidden(cell, target, layers=cfg["num_layers"])
-        folder = os.path.join(ckpt_dir, f"seed{seed}_{cell}") if ckpt_dir else None
-        table[cell] = train_cell(cell, H, cfg, seed, log, folder, resume)
-        if out:
-            write_json(out, dict(result, config=config, cells=table, order=list(table),
-                                 partial=True))
+    table = {c: dict(earlier["cells"].get(c, {})) for c in cells} if earlier else {c: {}
+                                                                                  for c in cells}
+    todo = [(c, cfg, s) for c in cells for s in cfg["seeds"] if str(s) not in table[c]]
+    with ProcessPoolExecutor(max_workers=jobs) if jobs > 1 else _Serial() as pool:
+        for cell, seed, row in pool.map(_one, todo):
+            table[cell][str(seed)] = row
+            log(f"{cell} seed {seed}: H={row['hidden_dim']}, {row['params']} params, "
+                f"{row['steps']} steps ({row['stopped']}), {row['sec_per_step']:.3f} CPU s/step, "
+                f"best val {row['best_val_loss']:.4f}")
+            if out:
+                write_json(out, dict(result, config=config, cells=table, order=list(cells),
+                                     partial=True))
     result.update({"config": config, "cells": table, "order": list(cells)})
-    finish_header(result, note=f"time limit per cell in {cfg['clock']} time")
+    finish_header(result, note="every run has the same steps; time limits in CPU time")
     if earlier:
         result["parts"] = part_headers([earlier, result])  # made by two processes
     if out:
@@ -102,41 +162,44 @@ def run(out="results/cells.json", cells=CELLS, seed=0, log=print, resume=False,
     return result
 
 
-def merge(parts, out="results/cells.json", log=print):
-    """Join results files written by runs over subsets of the cells (parallel processes)."""
-    loaded = [read_json(path) for path in parts]
-    result = merged_header(loaded)
-    result["cells"] = {}
-    for part in loaded:
-        if part["config"] != result["config"]:
-            raise ValueError("parts differ in config; they cannot be joined")
-        result["cells"].update(part["cells"])
-    result["order"] = [c for c in CELLS if c in result["cells"]]
-    write_json(out, result)
-    log(f"wrote {out} ({', '.join(result['order'])})")
-    return result
+class _Serial:
+    """A stand-in for a process pool that runs the jobs here, one after another."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @staticmethod
+    def map(fn, items):
+        return map(fn, items)
+
+
+def replay(result, results_dir=None):
+    """Rerun the recorded first steps of every run; returns (label, recorded, replayed)s."""
+    cfg, checks = result["config"], []
+    data = corpus(cfg)
+    for cell in result["order"]:
+        for seed, row in result["cells"][cell].items():
+            again = train_cell(cell, cfg, int(seed), stop_at=len(row["first_losses"]), data=data)
+            checks.append((f"{cell} seed {seed}", row["first_losses"], again["first_losses"]))
+    return checks
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--merge", nargs="+", metavar="PART",
-                    help="join results files of cell subsets into --out, then stop")
     ap.add_argument("--out", default="results/cells.json")
     ap.add_argument("--cells", nargs="+", default=list(CELLS), choices=CELLS)
     ap.add_argument("--steps", type=int, default=CONFIG["steps_per_cell"],
-                    help="training steps per cell (the schedule anneals over them)")
-    ap.add_argument("--minutes", type=float, default=CONFIG["minutes_per_cell"],
-                    help="time limit per cell (stops early, never changes the schedule)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--clock", default=CONFIG["clock"], choices=["wall", "cpu"])
+                    help="training steps per run (the schedule anneals over them)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=CONFIG["seeds"])
+    ap.add_argument("--jobs", type=int, default=1, help="runs at a time (one BLAS thread each)")
     ap.add_argument("--resume", action="store_true",
-                    help="keep the finished cells of a partial --out, continue the next")
+                    help="keep the finished runs of a partial --out with the same config")
     args = ap.parse_args(argv)
-    if args.merge:
-        merge(args.merge, args.out)
-        return
-    run(args.out, tuple(args.cells), args.seed, resume=args.resume,
-        steps_per_cell=args.steps, minutes_per_cell=args.minutes, clock=args.clock)
+    run(args.out, tuple(args.cells), resume=args.resume, jobs=args.jobs,
+        steps_per_cell=args.steps, seeds=args.seeds)
 
 
 if __name__ == "__main__":

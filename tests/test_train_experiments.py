@@ -143,20 +143,28 @@ def test_copy_merge_joins_variants(tmp_path):
                         str(tmp_path / "m2.json"), log=lambda s: None)
 
 
-def test_cells_run_keeps_finished_cells_on_resume(tmp_path):
+def test_cells_run_keeps_finished_runs_on_resume(tmp_path):
     out = tmp_path / "cells.json"
     tiny = {"lstm_hidden": 8, "steps_per_cell": 2, "eval_every": 2, "val_chars": 500,
-            "batch_size": 4, "seq_len": 10, "ckpt_dir": str(tmp_path / "ck")}
+            "batch_size": 4, "seq_len": 10, "seeds": [0, 1]}
     first = cells.run(str(out), cells=("rnn",), log=lambda s: None, **tiny)
-    assert first["cells"]["rnn"]["steps"] == 2 and first["cells"]["rnn"]["stopped"] == "steps"
-    assert len(first["cells"]["rnn"]["first_losses"]) == 2
+    row = first["cells"]["rnn"]["0"]
+    assert row["steps"] == 2 and row["stopped"] == "steps" and len(row["first_losses"]) == 2
+    assert first["cells"]["rnn"]["1"]["first_losses"] != row["first_losses"]  # another seed
     saved = json.loads(out.read_text())
     out.write_text(json.dumps({**saved, "partial": True}))  # as if stopped after one cell
-    logged = []
-    both = cells.run(str(out), cells=("rnn", "gru"), log=logged.append, resume=True, **tiny)
-    assert any("rnn: kept" in line for line in logged)
-    assert both["cells"]["rnn"] == saved["cells"]["rnn"] and both["order"] == ["rnn", "gru"]
+    both = cells.run(str(out), cells=("rnn", "lstm"), log=lambda s: None, resume=True, **tiny)
+    assert both["cells"]["rnn"] == saved["cells"]["rnn"] and both["order"] == ["rnn", "lstm"]
     assert len(both["parts"]) == 2 and "partial" not in json.loads(out.read_text())
+    assert not any(a != b for _, a, b in cells.replay(both))
+
+
+def test_cells_lstm_starts_with_the_forget_bias():
+    cfg = {**cells.CONFIG, "forget_bias": 1.0}
+    H = 6
+    model = cells.make_model("lstm", H, 20, cfg, seed=0)
+    b = model.params["b1"]
+    assert np.all(b[H:2 * H] == 1.0) and np.all(b[:H] == 0) and np.all(b[2 * H:] == 0)
 
 
 def test_copy_run_resumes_a_partial_sweep(tmp_path):
