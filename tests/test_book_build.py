@@ -571,3 +571,33 @@ def test_artifacts_folder_is_ignored():
         ["git", "check-ignore", "-q", "artifacts/x.png"], cwd=ROOT
     ).returncode == 0
 
+
+
+def executed_chapters():
+    """(source, executed notebook) of every chapter the build executed."""
+    folder = ROOT / "_build" / "jupyter_execute" / "book"
+    return [(src, folder / f"{src.stem}.ipynb") for src in chapter_sources()
+            if src.suffix == ".md" and (folder / f"{src.stem}.ipynb").exists()]
+
+
+def test_chapters_state_only_numbers_their_cells_produce(built_book):
+    """docs/CONVENTIONS.md, "Claims": a decimal number or percentage in a chapter's prose
+    must occur in an output of that chapter's cells (printed, or glued into the text)."""
+    from _book_claims import check_chapter
+
+    chapters = executed_chapters()
+    assert len(chapters) >= 9, "the build executed fewer chapters than expected"
+    bad = {src.name: check_chapter(src, nb) for src, nb in chapters}
+    bad = {name: lines for name, lines in bad.items() if lines}
+    assert not bad, f"numbers the prose states and no cell produces: {bad}"
+
+
+def test_claims_rule_fails_on_a_claim_planted_in_a_chapter(built_book, tmp_path):
+    from _book_claims import check_chapter
+
+    src, nb = next((s, n) for s, n in executed_chapters() if s.stem == "04_bptt")
+    planted = tmp_path / src.name
+    planted.write_text(src.read_text(encoding="utf-8")
+                       + "\nWithout clipping the loss ends at 9.8765 nats.\n", encoding="utf-8")
+    assert check_chapter(src, nb) == []
+    assert [line.split(": ")[1] for line in check_chapter(planted, nb)] == ["9.8765"]
