@@ -1,0 +1,102 @@
+"""Every results file is what today's code makes: its first recorded steps replay bit for bit.
+
+Each training run records the losses of its first K steps at full precision, under a
+learning-rate schedule that follows the step index; `experiments.replay` reruns them from
+the recorded config and seed. A change to rnnlib or to an experiment that would change a
+result changes those losses, so this test fails until the result is made again
+(`python -m experiments.all NAME`). Files made with PyTorch are checked by the fingerprint of
+the code that made them (their replay runs under `make bench`); binary files by the digest
+their results file records.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+from experiments import replay
+from rnnlib.results import RESULTS_DIR, read_json
+
+ROOT = Path(__file__).resolve().parents[1]
+# The character model's files, made before the replay record existed, which issue 16 (the
+# speed of the character model's training path) makes again: exempt while each file is
+# that old one, named by the revision that made it; a file made again is checked in full.
+AWAITING_ISSUE_16 = {"charlm.json": "293537e003", "charlm_torch.json": "293537e003",
+                     "charlm_cpu3.json": "810e6e077b", "charlm_gru_cpu6.json": "4c0d6f32f8",
+                     "charlm_torch_cpu3.json": "d85a648fd5"}
+pytestmark = pytest.mark.xdist_group("results-replay")
+
+
+def results_files():
+    return sorted(p.name for p in RESULTS_DIR.iterdir() if p.name != "README.md")
+
+
+def awaiting(name):
+    rev = AWAITING_ISSUE_16.get(name)
+    if rev and read_json(RESULTS_DIR / name)["git_rev"].startswith(rev):
+        pytest.xfail(f"{name} predates the replay record; issue 16's run makes it again")
+
+
+def test_every_results_file_has_a_check():
+    covered = set(replay.REPLAYS) | set(replay.TORCH) | set(replay.COMPANIONS)
+    unknown = [name for name in results_files() if name not in covered]
+    assert not unknown, f"results files that no replay or digest covers: {unknown}"
+
+
+@pytest.mark.parametrize("name", sorted(replay.REPLAYS))
+def test_replay_of_the_first_steps(name):
+    if not (RESULTS_DIR / name).exists():
+        pytest.fail(f"results/{name} is missing: python -m experiments.all makes it")
+    awaiting(name)
+    result = read_json(RESULTS_DIR / name)
+    assert not result.get("partial"), f"{name} is a partial file: finish it with --resume"
+    with threadpool_limits(limits=1, user_api="blas"):
+        checks = replay.replay_file(name)
+    assert checks, f"{name}: nothing to replay"
+    bad = replay.mismatches(checks)
+    assert not bad, (f"{name} is not what today's code makes; rerun its experiment "
+                     "(python -m experiments.all ...):\n" + "\n".join(bad[:5]))
+
+
+@pytest.mark.parametrize("name", replay.TORCH)
+def test_pytorch_files_were_made_by_todays_code(name):
+    awaiting(name)
+    changed = replay.torch_code_changes(name)
+    assert changed is not None, f"{name} names no code that made it: make it again"
+    assert not changed, f"{name} was made by other code: {changed} changed since"
+
+
+@pytest.mark.parametrize("name", sorted(replay.COMPANIONS))
+def test_binary_files_belong_to_their_results_file(name):
+    recorded, now = replay.companion_digest(name)
+    assert recorded == now, f"{name} is not the file its results file was made with"
+
+
+@pytest.mark.slow
+def test_a_changed_optimizer_fails_the_replay_in_a_copy(tmp_path):
+    """The replay can fail: in a copy of the code, a changed SGD step (an update 1e-6
+    larger) makes the clipping file's replay disagree, and the unchanged copy agrees."""
+    for folder in ("rnnlib", "rnntools", "experiments"):
+        shutil.copytree(ROOT / folder, tmp_path / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "results").mkdir()
+    shutil.copy(RESULTS_DIR / "clipping.json", tmp_path / "results")
+    (tmp_path / "data").symlink_to(ROOT / "data")
+
+    def run():
+        return subprocess.run([sys.executable, "-m", "experiments.replay", "clipping.json"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+
+    same = run()
+    assert same.returncode == 0, same.stdout + same.stderr
+    optim = tmp_path / "rnnlib" / "optim.py"
+    text = optim.read_text()
+    step = 'next_w = w - config["learning_rate"] * dw'
+    assert text.count(step) == 1
+    optim.write_text(text.replace(step, step + " * (1 + 1e-6)"))
+    changed = run()
+    assert changed.returncode == 1 and "replayed" in changed.stdout, changed.stdout
