@@ -49,6 +49,7 @@ bench: install
 	$(PY) benchmarks/charlm_step.py --threads 1 --reference
 	$(PY) benchmarks/charlm_step.py --threads 2 --reference
 	$(PY) benchmarks/charlm_step.py --profile
+	$(PY) -m experiments.replay --torch
 	$(PY) benchmarks/charlm_step.py --memory
 
 ## Retrain everything the book shows from training (slow; writes results/).
