@@ -39,7 +39,7 @@ from rnnlib.training import Callback, Trainer, cosine_schedule
 CELLS = ("rnn", "lstm", "peephole", "gru")
 CONFIG = {"lstm_hidden": 128, "num_layers": 1, "batch_size": 32, "seq_len": 100, "lr": 2e-3,
           "lr_min_frac": 0.1, "clip": 5.0, "dropout": 0.0, "forget_bias": 1.0,
-          "steps_per_cell": 1000, "max_cpu_minutes": 10.0, "eval_every": 100,
+          "steps_per_cell": 500, "max_cpu_minutes": 10.0, "eval_every": 100,
           "val_chars": 32_000, "dtype": "float32", "seeds": [0, 1, 2], "record_first": 3}
 SUPPORTS_RESUME = True
 
