@@ -166,10 +166,12 @@ def train_copy(variant, k, cfg, seed, log=None, stop_at=None):
                       time_limit=cfg["max_seconds"], clock="cpu", seed=rng, callbacks=[check],
                       record_first=cfg.get("record_first", 0)).run(stop_at=stop_at)
     losses, steps = trainer.loss_history, trainer.iteration
-    xt, yt = make_batch(np.random.default_rng([seed, k, 999]), cfg["test_size"], k, S, Dn)
-    acc = accuracy(cell, p, xt, yt)
+    acc = None  # a replay (stop_at) needs only the first losses, not the test accuracy
+    if stop_at is None:
+        xt, yt = make_batch(np.random.default_rng([seed, k, 999]), cfg["test_size"], k, S, Dn)
+        acc = accuracy(cell, p, xt, yt)
     final = float(np.mean(losses[-50:])) if losses else math.nan
-    if log:
+    if log and acc is not None:
         log(f"{variant:9s} k={k:3d} seed {seed}: acc {acc:.3f}, loss {final:.3f}, {steps} steps "
             f"({trainer.stopping}), {trainer.elapsed:.1f} CPU s")
     return {"accuracy": acc, "steps": steps, "stopped": trainer.stopping,
