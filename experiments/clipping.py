@@ -28,7 +28,7 @@ from rnnlib.training import Model, Trainer
 RULES = ("none", "value", "norm")
 CONFIG = {"cell": "rnn", "hidden_dim": 128, "seq_len": 50, "batch_size": 32,
           "optimizer": "sgd", "lr": 2.0, "wh_gain": 2.5, "clip_value": 0.05, "clip_norm": 1.0,
-          "steps": 300, "train_chars": 200_000, "seeds": [0, 1, 2], "record_first": 3,
+          "steps": 300, "train_chars": 200_000, "seeds": [0, 1, 2], "record_first": 10,
           "final_window": 50}
 
 
