@@ -2,6 +2,8 @@
 
 import importlib
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,9 +195,13 @@ def test_all_runs_named_experiments_and_passes_resume(monkeypatch, capsys):
     calls = []
     for name in ("copy_task", "gradnorm"):
         module = importlib.import_module(f"experiments.{name}")
-        monkeypatch.setattr(module, "main", lambda argv, name=name: calls.append((name, argv)))
+        monkeypatch.setattr(module, "main", lambda argv, name=name: calls.append(
+            (name, argv, sys.argv[0])))
     all_experiments.main(["gradnorm", "copy_task", "--resume"])
-    assert calls == [("copy_task", ["--resume"]), ("gradnorm", [])]  # in make results' order
+    # In make results' order; each sees its own module as the program, so its results file
+    # records `python -m experiments.NAME ...`, the command that reruns it alone.
+    assert [c[:2] for c in calls] == [("copy_task", ["--resume"]), ("gradnorm", [])]
+    assert [Path(c[2]).name for c in calls] == ["copy_task.py", "gradnorm.py"]
     assert "gradnorm cannot resume" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         all_experiments.main(["copy_taks"])
