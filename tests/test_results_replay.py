@@ -95,8 +95,8 @@ def test_a_changed_optimizer_fails_the_replay_in_a_copy(tmp_path):
     assert same.returncode == 0, same.stdout + same.stderr
     optim = tmp_path / "rnnlib" / "optim.py"
     text = optim.read_text()
-    step = 'next_w = w - config["learning_rate"] * dw'
+    step = 'next_w = w - config["learning_rate"] * dw\n'   # sgd's update line
     assert text.count(step) == 1
-    optim.write_text(text.replace(step, step + " * (1 + 1e-6)"))
+    optim.write_text(text.replace(step, step[:-1] + " * (1 + 1e-6)\n"))
     changed = run()
     assert changed.returncode == 1 and "replayed" in changed.stdout, changed.stdout
