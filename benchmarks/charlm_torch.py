@@ -204,6 +204,8 @@ def report(args, run, total, stopped, V):
     best, last = run.best, run.curve["val_loss"][-1]
     schedule = (f"{args.lr_schedule} over {args.max_steps} steps to {args.lr_min_frac} x lr"
                 if args.lr_schedule != "constant" else "constant")
+    if args.warmup_frac:
+        schedule += f", after a linear warm-up over {args.warmup_frac:.0%} of the steps"
     return {
         "framework": "torch", "torch_version": torch.__version__,
         "config": {"cell": "lstm", "hidden_dim": args.hidden, "num_layers": args.layers,

@@ -290,6 +290,8 @@ def _report(cfg, trainer, monitor, V, val):
     bv = best["val_loss"]
     schedule = (f"{cfg['lr_schedule']} over {cfg['max_steps']} steps to "
                 f"{cfg['lr_min_frac']} x lr" if cfg["lr_schedule"] != "constant" else "constant")
+    if cfg["warmup_frac"]:
+        schedule += f", after a linear warm-up over {cfg['warmup_frac']:.0%} of the steps"
     return {
         "framework": "rnnlib",
         "config": {"cell": cfg["cell"], "hidden_dim": cfg["hidden"], "num_layers": cfg["layers"],
