@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from rnnlib import results
+from rnnlib import provenance, results
 
 RESULTS = results.RESULTS_DIR
 
@@ -89,3 +89,22 @@ def test_resumable_needs_a_partial_file_with_the_same_config(tmp_path):
     assert results.resumable(path, {"a": (1, 3)}) is None
     results.write_json(path, {"config": {"a": (1, 2)}, "rows": [1]})   # finished: not partial
     assert results.resumable(path, {"a": (1, 2)}) is None
+
+
+
+def test_code_fingerprint_names_the_imported_repository_modules(tmp_path):
+    fp = provenance.code_fingerprint()
+    assert "rnnlib/results.py" in fp and all(len(d) == 16 for d in fp.values())
+    assert not any(p.startswith((".venv", "tests/")) for p in fp)
+    assert provenance.stale_code(fp) == []
+    # A changed or missing file is stale; the check reads the tree it is given.
+    (tmp_path / "rnnlib").mkdir()
+    (tmp_path / "rnnlib" / "results.py").write_text("# changed\n")
+    assert provenance.stale_code({"rnnlib/results.py": fp["rnnlib/results.py"],
+                                  "rnnlib/gone.py": "0" * 16}, root=tmp_path) == [
+        "rnnlib/results.py", "rnnlib/gone.py"]
+
+
+def test_finished_header_records_its_code():
+    h = provenance.finish_header(results.run_header("x/1", 0, command="python -m x"))
+    assert h["code"] == provenance.code_fingerprint() and "date" in h
