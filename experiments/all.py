@@ -18,6 +18,7 @@ others run again from the start, which takes at most a few minutes each.
 
 import argparse
 import importlib
+import sys
 import time
 
 # Experiments owned by other parts of the course, run when their module exists, with the
@@ -53,7 +54,13 @@ def run_one(name, resume=False, log=print):
         log(f"== experiments.{name} cannot resume: it runs again from the start")
     t0 = time.perf_counter()
     log(f"== experiments.{name} {' '.join(argv)}".rstrip())
-    module.main(argv)
+    # The results file records the experiment's own command (python -m experiments.NAME ...),
+    # which reruns it alone and names the code that made it.
+    saved, sys.argv = sys.argv, [module.__file__, *argv]
+    try:
+        module.main(argv)
+    finally:
+        sys.argv = saved
     seconds = time.perf_counter() - t0
     log(f"== experiments.{name} done in {seconds:.0f} s")
     return seconds

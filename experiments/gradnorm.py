@@ -3,9 +3,14 @@
 The loss is the copy task's (experiments/copy_task.py): only the last step is scored. The
 sequence is run step by step with rnnlib's step functions, and the backward pass walks the
 steps in reverse, recording the norm of dL/dh at every step (the per-example L2 norm, averaged
-over the batch). For a vanilla RNN it shrinks geometrically with k; for an LSTM the cell state
-carries it much further (chapters 4 and 5). Measured at initialisation and again after
-training both models on the copy task with the same delay.
+over the batch) and, for the LSTM, of dL/dc. For a vanilla RNN it shrinks geometrically with
+k; along an LSTM's cell state it can survive much further (chapters 4 and 5).
+
+Each network is measured twice on the same probe batch (copy sequences of delay
+`probe_delay`): at initialisation, and after training on the copy task at `train_delay` with
+the copy task's settings and seeds. These are the runs of results/copy_task.json's rows (the
+same variant, delay, config and seed give the same weights), chosen at a delay every seed
+solves, so "after training" describes networks that learned to remember.
 
     python -m experiments.gradnorm            # writes results/gradnorm.json
 """
@@ -15,13 +20,14 @@ import argparse
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from experiments.copy_task import CELLS as COPY_CELLS
 from experiments.copy_task import CONFIG as COPY_CONFIG
-from experiments.copy_task import init_params, make_batch, train_copy
+from experiments.copy_task import SEEDS, VARIANTS, make_batch, train_copy, variant_params
 from rnnlib import layers as L
-from rnnlib.results import finish_header, run_header, write_json
+from rnnlib.provenance import finish_header
+from rnnlib.results import run_header, write_json
 
-CONFIG = {"delay": 40, "batch_size": 256, "train_max_steps": 600, "train_max_seconds": 3600.0}
+CONFIG = {"train_delay": {"rnn": 10, "lstm": 20}, "probe_delay": 40, "batch_size": 256,
+          "seeds": list(SEEDS)}
 
 
 def gradient_norms(cell, p, x, y):
@@ -37,8 +43,9 @@ def gradient_norms(cell, p, x, y):
     """
     N, T = x.shape
     H = p["Wh"].shape[0]
-    emb = p["W_embed"][x]
-    h = np.zeros((N, H), dtype=emb.dtype)
+    emb = p["W_embed"][x].astype(np.float64)
+    p = {k: v.astype(np.float64) for k, v in p.items()}
+    h = np.zeros((N, H))
     c = np.zeros_like(h)
     caches = []
     for t in range(T):
@@ -65,40 +72,40 @@ def gradient_norms(cell, p, x, y):
     return h_norms, (c_norms if cell == "lstm" else None)
 
 
-def run(out="results/gradnorm.json", seed=0, log=print, **over):
-    """Gradient norms of RNN and LSTM at init and after training; writes `out`."""
+def measure(variant, cfg, seed, probe, log=print):
+    """Norms at initialisation and after training one seed; returns that seed's entry."""
+    cell = VARIANTS[variant][0]
+    k = cfg["train_delay"][variant]
+    p0, _ = variant_params(variant, k, COPY_CONFIG, seed)  # the trained run's initial weights
+    init_h, init_c = gradient_norms(cell, p0, *probe)
+    trained = train_copy(variant, k, COPY_CONFIG, seed, log)
+    tr_h, tr_c = gradient_norms(cell, trained["params"], *probe)
+    entry = {"init": init_h, "trained": tr_h, "train_accuracy": trained["accuracy"],
+             "train_steps": trained["steps"], "train_stopped": trained["stopped"],
+             "train_first_losses": trained["first_losses"]}
+    if init_c is not None:
+        entry.update({"init_c": init_c, "trained_c": tr_c})
+    at = (0, cfg["probe_delay"] // 4, cfg["probe_delay"])
+    log(f"{variant} seed {seed}: trained on k={k} to {trained['accuracy']:.3f}; |dL/dh| at "
+        f"distance {at}: init " + ", ".join(f"{init_h[i]:.1e}" for i in at)
+        + "; trained " + ", ".join(f"{tr_h[i]:.1e}" for i in at))
+    return entry
+
+
+def run(out="results/gradnorm.json", log=print, **over):
+    """Gradient norms of the RNN and the LSTM at init and after training; writes `out`."""
     cfg = {**CONFIG, **over}
-    copy_cfg = {**COPY_CONFIG, "max_steps": cfg["train_max_steps"],
-                "max_seconds": cfg["train_max_seconds"]}
-    result = run_header("gradnorm/1", seed)
-    k = cfg["delay"]
-    S, Dn = copy_cfg["num_symbols"], copy_cfg["num_distractors"]
-    x, y = make_batch(np.random.default_rng([seed, 7]), cfg["batch_size"], k, S, Dn)
-    cells = {}
+    result = run_header("gradnorm/2", cfg["seeds"][0])
+    k = cfg["probe_delay"]
+    S, Dn = COPY_CONFIG["num_symbols"], COPY_CONFIG["num_distractors"]
+    probe = make_batch(np.random.default_rng([7, k]), cfg["batch_size"], k, S, Dn)
     with threadpool_limits(limits=1, user_api="blas"):
-        for cell in ("rnn", "lstm"):
-            # The generator train_copy starts from: the initial weights are the trained run's.
-            rng = np.random.default_rng([seed, k, COPY_CELLS.index(cell)])
-            p0 = init_params(cell, S + Dn + 1, copy_cfg["embed_dim"], copy_cfg["hidden_dim"], S,
-                             rng, copy_cfg["forget_bias"])
-            init_h, init_c = gradient_norms(cell, p0, x, y)
-            trained = train_copy(cell, k, copy_cfg, seed, log)
-            tr_h, tr_c = gradient_norms(cell, trained["params"], x, y)
-            cells[cell] = {"init": init_h, "trained": tr_h, "train_accuracy": trained["accuracy"],
-                           "train_steps": trained["steps"],
-                           "train_first_losses": trained["first_losses"]}
-            if init_c is not None:
-                cells[cell]["init_c"] = init_c
-                cells[cell]["trained_c"] = tr_c
-            log(f"{cell}: |dL/dh| at k=0,10,20,{k}: init "
-                + ", ".join(f"{init_h[i]:.2e}" for i in (0, 10, 20, k))
-                + "; trained " + ", ".join(f"{tr_h[i]:.2e}" for i in (0, 10, 20, k)))
+        cells = {v: [measure(v, cfg, s, probe, log) for s in cfg["seeds"]]
+                 for v in cfg["train_delay"]}
     result.update({
-        "config": {"seq_len": k + 1, "hidden_dim": copy_cfg["hidden_dim"],
-                   "batch_size": cfg["batch_size"], "train_steps": cfg["train_max_steps"],
-                   "train_max_seconds": cfg["train_max_seconds"],
-                   "task": f"copy task (experiments/copy_task.py) with delay {k}, loss on the "
-                           f"last step only", "copy_config": copy_cfg},
+        "config": {**cfg, "seq_len": k + 1, "copy_config": COPY_CONFIG,
+                   "task": f"copy task (experiments/copy_task.py); loss on the last step of "
+                           f"probe sequences with delay {k}"},
         "distance": list(range(k + 1)),
         "cells": cells,
     })
@@ -109,13 +116,33 @@ def run(out="results/gradnorm.json", seed=0, log=print, **over):
     return result
 
 
+def replay(result, results_dir=None):
+    """The initial gradient norms (computed again, in full) and every training run's first
+    recorded losses. Returns a list of (label, recorded, replayed)."""
+    cfg, checks = result["config"], []
+    k = cfg["probe_delay"]
+    S, Dn = cfg["copy_config"]["num_symbols"], cfg["copy_config"]["num_distractors"]
+    probe = make_batch(np.random.default_rng([7, k]), cfg["batch_size"], k, S, Dn)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for variant, entries in result["cells"].items():
+            delay = cfg["train_delay"][variant]
+            for seed, entry in zip(cfg["seeds"], entries, strict=True):
+                p0, _ = variant_params(variant, delay, cfg["copy_config"], seed)
+                init_h, _ = gradient_norms(VARIANTS[variant][0], p0, *probe)
+                checks.append((f"{variant} seed {seed}: norms at init", entry["init"], init_h))
+                recorded = entry["train_first_losses"]
+                again = train_copy(variant, delay, cfg["copy_config"], seed,
+                                   stop_at=len(recorded))
+                checks.append((f"{variant} seed {seed}: first losses", recorded,
+                               again["first_losses"]))
+    return checks
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/gradnorm.json")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--delay", type=int, default=CONFIG["delay"])
     args = ap.parse_args(argv)
-    run(args.out, args.seed, delay=args.delay)
+    run(args.out)
 
 
 if __name__ == "__main__":

@@ -54,15 +54,19 @@ def test_copy_task_short_delay_is_learned():
     cfg = {**copy_task.CONFIG, "hidden_dim": 16, "max_steps": 250, "max_seconds": 60.0,
            "test_size": 200, "lr": 1e-2}
     r = copy_task.train_copy("gru", 2, cfg, seed=0)
-    assert r["steps"] == 250
+    # Solved: the run stops at the first check whose validation accuracy reaches solved_at.
+    assert r["stopped"] == "solved" and r["steps"] % cfg["check_every"] == 0
     assert r["accuracy"] > 0.9
 
 
 def test_copy_run_writes_table(tmp_path):
-    res = copy_task.run(str(tmp_path / "c.json"), cells=("rnn",), delays=(2, 3),
-                        log=lambda s: None, max_steps=3, test_size=10, hidden_dim=4)
+    res = copy_task.run(str(tmp_path / "c.json"), variants=("rnn",), delays=(2, 3),
+                        seeds=(0, 1), log=lambda s: None, max_steps=3, test_size=10,
+                        hidden_dim=4)
     row = res["cells"]["rnn"]
-    assert res["delays"] == [2, 3] and len(row["accuracy"]) == 2 and row["steps"] == [3, 3]
+    assert res["delays"] == [2, 3] and res["seeds"] == [0, 1]
+    assert row["steps"] == [[3, 3], [3, 3]] and len(row["first_losses"][0][1]) == 3
+    assert res["forget_bias"] == {"rnn": 0.0} and "code" in res
     assert res["chance"] == pytest.approx(1 / copy_task.CONFIG["num_symbols"])
 
 
@@ -116,19 +120,23 @@ def test_all_lists_runnable_experiments():
 
 
 
-def test_copy_merge_joins_cells_and_delays(tmp_path):
+def test_copy_merge_joins_variants(tmp_path):
     small = {"max_steps": 2, "test_size": 10, "hidden_dim": 4}
-    a = copy_task.run(str(tmp_path / "a.json"), cells=("gru",), delays=(2,), log=lambda s: None,
-                      **small)
-    b = copy_task.run(str(tmp_path / "b.json"), cells=("gru", "rnn"), delays=(3,),
+    a = copy_task.run(str(tmp_path / "a.json"), variants=("gru",), delays=(2, 3), seeds=(0,),
+                      log=lambda s: None, **small)
+    b = copy_task.run(str(tmp_path / "b.json"), variants=("rnn",), delays=(2, 3), seeds=(0,),
                       log=lambda s: None, **small)
     m = copy_task.merge([str(tmp_path / "a.json"), str(tmp_path / "b.json")],
                         str(tmp_path / "m.json"), log=lambda s: None)
     assert m["delays"] == [2, 3] and m["order"] == ["rnn", "gru"]
-    assert m["cells"]["gru"]["accuracy"] == [a["cells"]["gru"]["accuracy"][0],
-                                             b["cells"]["gru"]["accuracy"][0]]
-    assert m["cells"]["rnn"]["accuracy"][0] is None and m["missing"] == ["rnn k=2"]
+    assert m["cells"]["gru"]["accuracy"] == a["cells"]["gru"]["accuracy"]
+    assert m["cells"]["rnn"]["accuracy"] == b["cells"]["rnn"]["accuracy"]
     assert len(m["parts"]) == 2
+    copy_task.run(str(tmp_path / "c.json"), variants=("rnn",), delays=(2,), seeds=(0,),
+                  log=lambda s: None, **small)
+    with pytest.raises(ValueError, match="cannot be joined"):
+        copy_task.merge([str(tmp_path / "a.json"), str(tmp_path / "c.json")],
+                        str(tmp_path / "m2.json"), log=lambda s: None)
 
 
 def test_cells_run_keeps_finished_cells_on_resume(tmp_path):
@@ -150,23 +158,23 @@ def test_cells_run_keeps_finished_cells_on_resume(tmp_path):
 def test_copy_run_resumes_a_partial_sweep(tmp_path):
     out = tmp_path / "c.json"
     small = {"max_steps": 3, "test_size": 10, "hidden_dim": 4}
-    copy_task.run(str(out), cells=("rnn",), delays=(2, 3), log=lambda s: None, **small)
+    plan = {"delays": (2, 3), "seeds": (0,), "log": lambda s: None}
+    copy_task.run(str(out), variants=("rnn",), **plan, **small)
     saved = json.loads(out.read_text())
-    # As if interrupted after the first run: one row of one cell.
-    cut = {**saved, "partial": True, "delays": [2, 3],
-           "cells": {"rnn": {k: v[:1] for k, v in saved["cells"]["rnn"].items()}}}
-    cut["cells"]["rnn"]["accuracy"] = [-1.0]  # a marker: kept rows are not retrained
+    # As if interrupted after the first run: the other row is blank.
+    cut = {**saved, "partial": True}
+    cut["cells"] = {"rnn": {k: [v[0], [None]] for k, v in saved["cells"]["rnn"].items()}}
+    cut["cells"]["rnn"]["accuracy"][0] = [-1.0]  # a marker: kept rows are not retrained
     out.write_text(json.dumps(cut))
-    res = copy_task.run(str(out), cells=("rnn", "gru"), delays=(2, 3), log=lambda s: None,
-                        resume=True, **small)
-    assert res["cells"]["rnn"]["accuracy"] == [-1.0, saved["cells"]["rnn"]["accuracy"][1]]
+    res = copy_task.run(str(out), variants=("rnn", "gru"), resume=True, **plan, **small)
+    assert res["cells"]["rnn"]["accuracy"] == [[-1.0], saved["cells"]["rnn"]["accuracy"][1]]
     assert res["cells"]["rnn"]["first_losses"] == saved["cells"]["rnn"]["first_losses"]
-    assert res["cells"]["gru"]["steps"] == [3, 3] and len(res["parts"]) == 2
+    assert res["cells"]["gru"]["steps"] == [[3], [3]] and len(res["parts"]) == 2
     # Another config is another experiment: nothing is kept.
     out.write_text(json.dumps(cut))
-    fresh = copy_task.run(str(out), cells=("rnn",), delays=(2, 3), log=lambda s: None,
-                          resume=True, **{**small, "lr": 1e-3})
-    assert fresh["cells"]["rnn"]["accuracy"][0] != -1.0 and "parts" not in fresh
+    fresh = copy_task.run(str(out), variants=("rnn",), resume=True, **plan,
+                          **{**small, "lr": 1e-3})
+    assert fresh["cells"]["rnn"]["accuracy"][0] != [-1.0] and "parts" not in fresh
 
 
 def test_all_runs_named_experiments_and_passes_resume(monkeypatch, capsys):
@@ -190,14 +198,15 @@ def test_first_losses_replay_from_the_recorded_config_and_seed(tmp_path):
     run, and its first K steps give the recorded losses bit for bit."""
     from experiments import book_gated
 
-    res = copy_task.run(str(tmp_path / "c.json"), cells=("lstm", "gru"), delays=(3,),
-                        seed=2, log=lambda s: None, max_steps=12, record_first=4,
+    res = copy_task.run(str(tmp_path / "c.json"), variants=("lstm", "gru"), delays=(3,),
+                        seeds=(2,), log=lambda s: None, max_steps=12, record_first=4,
                         test_size=10, hidden_dim=5)
     saved = json.loads((tmp_path / "c.json").read_text())
-    for cell in saved["order"]:
-        replay = copy_task.train_copy(cell, 3, saved["config"], saved["seed"], stop_at=4)
-        assert replay["first_losses"] == saved["cells"][cell]["first_losses"][0]
+    for variant in saved["order"]:
+        replay = copy_task.train_copy(variant, 3, saved["config"], 2, stop_at=4)
+        assert replay["first_losses"] == saved["cells"][variant]["first_losses"][0][0]
         assert len(replay["first_losses"]) == 4 and replay["steps"] == 4
+    assert copy_task.replay(saved) and not any(a != b for _, a, b in copy_task.replay(saved))
     assert res["cells"]["gru"]["first_losses"] == saved["cells"]["gru"]["first_losses"]
     timing = book_gated.run_timing(None, log=None, max_steps=6, seeds=[1], eval_every=3,
                                    val_size=8, test_size=8, hidden_dim=4, record_first=3)
