@@ -176,6 +176,8 @@ def torch_code_changes(name, folder=RESULTS_DIR):
     rev = result.get("git_rev", "").split("-dirty")[0]
     if not script or not re.fullmatch(r"[0-9a-f]{7,40}", rev):
         return None
+    if not revision_in_history(rev):
+        return None
     changed = []
     for rel in sorted(imported_code(script.group(1))):
         old = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=REPO_ROOT,
@@ -183,6 +185,14 @@ def torch_code_changes(name, folder=RESULTS_DIR):
         if old.returncode != 0 or old.stdout != (REPO_ROOT / rel).read_bytes():
             changed.append(rel)
     return changed
+
+
+def revision_in_history(rev):
+    """Whether a revision is a commit this checkout's HEAD descends from (a results file's
+    revision must be: a clone of main alone has no other commit to compare with)."""
+    found = subprocess.run(["git", "merge-base", "--is-ancestor", rev, "HEAD"],
+                           cwd=REPO_ROOT, capture_output=True)
+    return found.returncode == 0
 
 
 def _module_file(name):

@@ -67,11 +67,28 @@ def test_replay_of_the_first_steps(name):
                      "(python -m experiments.all ...):\n" + "\n".join(bad[:5]))
 
 
+def shallow_clone():
+    found = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=ROOT,
+                           capture_output=True, text=True)
+    return found.stdout.strip() != "false"
+
+
+@pytest.mark.skipif(shallow_clone(), reason="a shallow clone lacks the older commits")
+def test_every_results_file_names_a_commit_in_mains_history():
+    """A results file's revision must be an ancestor of HEAD: one made on a branch that was
+    rebased afterwards names a commit that a clone of main does not fetch (CI's failure)."""
+    outside = [f"{name} ({rev})" for name in results_files() if name.endswith(".json")
+               for rev in [read_json(RESULTS_DIR / name).get("git_rev", "").split("-dirty")[0]]
+               if rev and not replay.revision_in_history(rev)]
+    assert not outside, f"results files whose revision is not in HEAD's history: {outside}"
+
+
 @pytest.mark.parametrize("name", replay.TORCH)
 def test_pytorch_files_were_made_by_todays_code(name):
     awaiting(name)
     changed = replay.torch_code_changes(name)
-    assert changed is not None, f"{name} names no code that made it: make it again"
+    assert changed is not None, (f"{name} names no code that made it, or a revision outside "
+                                 "HEAD's history: make it again")
     assert not changed, f"{name} was made by other code: {changed} changed since"
 
 
