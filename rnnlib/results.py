@@ -90,7 +90,7 @@ def run_header(schema, seed, command=None):
 
 def finish_header(result, note=None):
     """Stamp the end time and load of a results dict made by `run_header`."""
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)
     result["date"] = now.replace(microsecond=0).isoformat()
     result["machine"]["loadavg_end"] = loadavg()
     start = result["machine"]["loadavg_start"] or [0.0]

@@ -14,17 +14,17 @@ from _exercises_util import EXERCISES, ROOT, read, released_notebooks
 PYPROJECT = ROOT / "rnntools" / "pyproject.toml"
 
 
-def _oldest():
-    """The X.Y of rnntools' requires-python = ">=X.Y" (no tomllib: it runs on 3.10)."""
-    found = re.search(r'^requires-python\s*=\s*">=\s*(3\.\d+)"', PYPROJECT.read_text(), re.M)
-    assert found, "rnntools/pyproject.toml needs requires-python = \">=3.N\""
+def _oldest(pyproject=PYPROJECT):
+    """The X.Y of a pyproject's requires-python = ">=X.Y" (no tomllib: it runs on 3.10)."""
+    found = re.search(r'^requires-python\s*=\s*">=\s*(3\.\d+)"', pyproject.read_text(), re.M)
+    assert found, f"{pyproject} needs requires-python = \">=3.N\""
     return found.group(1)
 
 
-def _vermin(*paths):
+def _vermin(*paths, oldest=None):
     # vermin has no __main__ module: its console script sits beside this Python.
     command = [str(Path(sys.executable).parent / "vermin"), "--no-tips", "--violations",
-               f"-t={_oldest()}-", *map(str, paths)]
+               f"-t={oldest or _oldest()}-", *map(str, paths)]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
 
 
@@ -49,6 +49,17 @@ def test_rnntools_and_the_notebooks_run_on_the_oldest_python_they_claim(tmp_path
     run = _vermin(ROOT / "rnntools", _notebook_code(tmp_path))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Minimum required versions:" in run.stdout
+
+
+@pytest.mark.slow
+def test_the_course_code_runs_on_the_python_its_packaging_claims():
+    """rnnlib, the grader and the course's scripts need no newer Python than rnnlib's
+    requires-python (3.10: Gradescope's image, issue 11); `datetime.UTC` once broke it."""
+    oldest = _oldest(ROOT / "pyproject.toml")
+    assert oldest == "3.10"
+    run = _vermin(*(ROOT / name for name in ("rnnlib", "autograder", "course", "experiments",
+                                             "benchmarks", "scripts")), oldest=oldest)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_vermin_sees_newer_python(tmp_path):
