@@ -20,7 +20,13 @@ PyTorch's same model, run side by side (one thread each; results/charlm_torch.js
 The 15-minute time limit only stops a run that is slower than planned (`final.stopped` then
 says "time limit"); it never changes the schedule.
 
-The same run from the command line: `python -m rnnlib.train charlm --threads 1 --seq 50
+After training, the best model's hidden units are searched for ones that track named
+features of the validation text (rnnlib.interpret): each unit is chosen on the first
+UNIT_CHARS characters, its correlation reported on the next UNIT_CHARS, beside the same search
+on the untrained network; `units` in the results file holds the table and, for a stretch of
+the held-out text, the activations of the chosen units (chapter 5 draws them).
+
+The training alone from the command line: `python -m rnnlib.train charlm --threads 1 --seq 50
 --lr 3e-3 --warmup-frac 0.02 --max-steps 1800 --eval-every 300 --out ...`. The
 best-validation checkpoint is kept in checkpoints/charlm/best.npz (git-ignored); `--resume`
 continues an interrupted run.
@@ -28,7 +34,13 @@ continues an interrupted run.
 
 import argparse
 
-from rnnlib.train import DEFAULTS, train_charlm
+import numpy as np
+
+from rnnlib import interpret
+from rnnlib.data import CharVocab, load_tinyshakespeare, train_val_split
+from rnnlib.models import CharRNN
+from rnnlib.results import write_json
+from rnnlib.train import DEFAULTS, load_checkpoint, train_charlm
 
 CONFIG = {**DEFAULTS, "cell": "lstm", "hidden": 512, "layers": 2, "dropout": 0.3, "batch": 32,
           "seq": 50, "lr": 3e-3, "lr_schedule": "cosine", "lr_min_frac": 0.1, "warmup_frac": 0.02,
@@ -36,10 +48,52 @@ CONFIG = {**DEFAULTS, "cell": "lstm", "hidden": 512, "layers": 2, "dropout": 0.3
           "ckpt_dir": "checkpoints/charlm",
           "seed": 0, "out": "results/charlm.json", "threads": 1}
 SUPPORTS_RESUME = True
+# The unit search: choose on the first UNIT_CHARS validation characters, report on the next
+# UNIT_CHARS; the stretch drawn starts at the first line of the held-out part after SHOW_FROM.
+UNIT_CHARS = 20_000
+SHOW_FROM, SHOW_CHARS = 1_000, 700
 
 
 def run(log=print, **over):
-    return train_charlm({**CONFIG, **over}, log=log)
+    cfg = {**CONFIG, **over}
+    result = train_charlm({**cfg, "out": None}, log=log)
+    result["units"] = unit_search(cfg, log)
+    if cfg["out"]:
+        write_json(cfg["out"], result)
+        log(f"wrote {cfg['out']}")
+    return result
+
+
+def _model(cfg, vocab_size):
+    return CharRNN(vocab_size, cfg["hidden"], cell_type=cfg["cell"], num_layers=cfg["layers"],
+                   dropout=cfg["dropout"], dtype=np.dtype(cfg["dtype"]).type, seed=cfg["seed"])
+
+
+def unit_search(cfg, log=print):
+    """The trained (best checkpoint) and the untrained model's units against the features."""
+    text = load_tinyshakespeare()
+    vocab = CharVocab(text)
+    piece = train_val_split(text)[1][: 2 * UNIT_CHARS]
+    feats = interpret.text_features(piece)
+    trained = _model(cfg, vocab.size)
+    load_checkpoint(cfg["ckpt_dir"], "best", trained)
+    acts = interpret.hidden_states(trained, vocab.encode(piece))
+    found = interpret.search_units(acts, feats, UNIT_CHARS)
+    untrained = interpret.search_units(
+        interpret.hidden_states(_model(cfg, vocab.size), vocab.encode(piece)), feats,
+        UNIT_CHARS)
+    start = piece.index("\n\n", UNIT_CHARS + SHOW_FROM) + 2
+    stop = piece.rindex("\n", start, start + SHOW_CHARS) + 1
+    for name, row in found.items():
+        row["untrained_r_heldout"] = untrained[name]["r_heldout"]
+        row["layer"], row["index"] = divmod(row["unit"], cfg["hidden"])
+        row["layer"] += 1
+        row["shown"] = [round(float(a), 3) for a in acts[start:stop, row["unit"]]]
+        log(f"unit {row['unit']:4d} ~ {name}: r = {row['r_heldout']:+.2f} held out "
+            f"(untrained {row['untrained_r_heldout']:+.2f})")
+    return {"chars_select": UNIT_CHARS, "chars_heldout": UNIT_CHARS,
+            "features": interpret.FEATURES, "shown_text": piece[start:stop],
+            "shown_start": start, "units": found}
 
 
 def main(argv=None):
