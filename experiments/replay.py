@@ -39,15 +39,13 @@ REPLAYS = {
     "captioning_nopenalty.json": "experiments.replay:replay_captioning",
     "cells.json": "experiments.cells",
     "charlm.json": "experiments.replay",
-    "charlm_cpu3.json": "experiments.replay",
-    "charlm_gru_cpu6.json": "experiments.replay",
     "clipping.json": "experiments.clipping",
     "copy_task.json": "experiments.copy_task",
     "gradnorm.json": "experiments.gradnorm",
 }
 # files made with PyTorch: their code fingerprint is checked by the test, their replay runs
 # under `make bench`
-TORCH = ("charlm_torch.json", "charlm_torch_cpu3.json")
+TORCH = ("charlm_torch.json",)
 # binary files: the results file that records {"file", "digest"} for them, and where
 COMPANIONS = {
     "captioning_encoder.npz": ("captioning.json", ("encoder",)),

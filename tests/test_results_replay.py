@@ -21,23 +21,11 @@ from experiments import replay
 from rnnlib.results import RESULTS_DIR, read_json
 
 ROOT = Path(__file__).resolve().parents[1]
-# The character model's files, made before the replay record existed, which issue 16 (the
-# speed of the character model's training path) makes again: exempt while each file is
-# that old one, named by the revision that made it; a file made again is checked in full.
-AWAITING_ISSUE_16 = {"charlm.json": "293537e003", "charlm_torch.json": "293537e003",
-                     "charlm_cpu3.json": "810e6e077b", "charlm_gru_cpu6.json": "4c0d6f32f8",
-                     "charlm_torch_cpu3.json": "d85a648fd5"}
 pytestmark = pytest.mark.xdist_group("results-replay")
 
 
 def results_files():
     return sorted(p.name for p in RESULTS_DIR.iterdir() if p.name != "README.md")
-
-
-def awaiting(name):
-    rev = AWAITING_ISSUE_16.get(name)
-    if rev and read_json(RESULTS_DIR / name)["git_rev"].startswith(rev):
-        pytest.xfail(f"{name} predates the replay record; issue 16's run makes it again")
 
 
 def test_every_results_file_has_a_check():
@@ -56,7 +44,6 @@ SLOW_REPLAYS = ("captioning.json", "captioning_nopenalty.json")
 def test_replay_of_the_first_steps(name):
     if not (RESULTS_DIR / name).exists():
         pytest.fail(f"results/{name} is missing: python -m experiments.all makes it")
-    awaiting(name)
     result = read_json(RESULTS_DIR / name)
     assert not result.get("partial"), f"{name} is a partial file: finish it with --resume"
     with threadpool_limits(limits=1, user_api="blas"):
@@ -85,7 +72,6 @@ def test_every_results_file_names_a_commit_in_mains_history():
 
 @pytest.mark.parametrize("name", replay.TORCH)
 def test_pytorch_files_were_made_by_todays_code(name):
-    awaiting(name)
     changed = replay.torch_code_changes(name)
     assert changed is not None, (f"{name} names no code that made it, or a revision outside "
                                  "HEAD's history: make it again")
