@@ -42,6 +42,7 @@ REPLAYS = {
     "clipping.json": "experiments.clipping",
     "copy_task.json": "experiments.copy_task",
     "gradnorm.json": "experiments.gradnorm",
+    "tagging.json": "experiments.tagging",
 }
 # files made with PyTorch: their code fingerprint is checked by the test, their replay runs
 # under `make bench`

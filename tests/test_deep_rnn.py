@@ -14,7 +14,7 @@ import pytest
 
 from rnnlib import deep_rnn
 from rnnlib import layers as L
-from rnntools.gradcheck import eval_numerical_gradient_array
+from rnntools.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array
 
 TOL = 1e-8
 
@@ -124,3 +124,34 @@ def test_bad_arguments_are_named():
         deep_rnn.stacked_forward("rnn", x, h0[:1], layers)
     with pytest.raises(ValueError, match="cell_type must be one of"):
         deep_rnn.stacked_forward("attention", x, h0, layers)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_tagger_loss_matches_numerical_gradients(bidirectional):
+    from rnnlib.models.tagger import SequenceTagger
+
+    model = SequenceTagger(7, 3, 4, cell_type="gru", num_layers=2, wordvec_dim=3,
+                           bidirectional=bidirectional, seed=1)
+    rng = np.random.default_rng(2)
+    x, y = rng.integers(0, 7, (2, 5)), rng.integers(0, 3, (2, 5))
+    mask = rng.random((2, 5)) < 0.8
+    _, grads = model.loss(x, y, mask)
+    assert set(grads) == set(model.params)
+    for name, array in model.params.items():
+        numeric = eval_numerical_gradient(lambda _: model.loss(x, y, mask)[0], array,
+                                          verbose=False)
+        assert rel_norm_error(grads[name], numeric) < TOL, name
+
+
+def test_sentence_ends_are_known_only_from_the_right():
+    from rnnlib import tagging
+
+    x, y, mask, dist = tagging.sentence_batch(np.random.default_rng(0), 64, 40, True)
+    text = [tagging.decode(row) for row in x]
+    for row, labels, m, d in zip(text, y, mask, dist, strict=True):
+        for t in np.flatnonzero(m):
+            assert row[t + d[t]] == tagging.MARKS[labels[t]]   # the mark d steps ahead
+    assert mask.mean() > 0.6
+    # The marks are drawn independently of the words: about a third each.
+    counts = np.bincount(y[mask], minlength=3) / mask.sum()
+    assert np.all(np.abs(counts - 1 / 3) < 0.08), counts
