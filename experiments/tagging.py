@@ -49,6 +49,12 @@ def train(name, cfg, seed, stop_at=None):
     return model, trainer
 
 
+def positions_by_distance(test, max_distance):
+    """How many counted test positions lie at each distance 0..max_distance to the mark."""
+    _, _, mask, dist = test
+    return [int((mask & (dist == d)).sum()) for d in range(max_distance + 1)]
+
+
 def accuracy_by_distance(model, test, max_distance):
     """Overall accuracy, and accuracy at each distance 0..max_distance to the mark."""
     x, y, mask, dist = test
@@ -82,7 +88,8 @@ def run(out="results/tagging.json", log=print, **over):
     result.update({"config": cfg, "seeds": list(SEEDS), "models": models,
                    "task": "label each character with the mark closing its sentence "
                            "(rnnlib.tagging)",
-                   "chance": 1 / tagging.NUM_CLASSES})
+                   "chance": 1 / tagging.NUM_CLASSES,
+                   "positions_by_distance": positions_by_distance(test, cfg["max_distance"])})
     finish_header(result)
     if out:
         write_json(out, result)
