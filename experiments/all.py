@@ -31,7 +31,7 @@ VARIANT_STEPS = {"captioning_nopenalty": ("captioning", ["--cells", "attention",
 
 def steps():
     """The experiment module names in the order they run."""
-    names = ["copy_task", "gradnorm", "clipping", "cells", "charlm", "tagging"]
+    names = ["copy_task", "gradnorm", "clipping", "cells", "charlm", "tagging", "wordlm"]
     for name in OPTIONAL:
         try:
             importlib.import_module(f"experiments.{name}")

@@ -43,6 +43,7 @@ REPLAYS = {
     "copy_task.json": "experiments.copy_task",
     "gradnorm.json": "experiments.gradnorm",
     "tagging.json": "experiments.tagging",
+    "wordlm.json": "experiments.wordlm",
 }
 # files made with PyTorch: their code fingerprint is checked by the test, their replay runs
 # under `make bench`
