@@ -44,6 +44,10 @@ class Svg:
             f'text-anchor="{anchor}">{s}</text>'
         )
 
+    def label(self, x, y, parts, size=13, color=GREY, anchor="middle"):
+        """Text with subscripts: parts alternate plain text and (base, subscript) pairs."""
+        self.text(x, y, subscripted(parts), size, color, anchor)
+
     def raw(self, s):
         self.items.append(s)
 
@@ -63,6 +67,23 @@ class Svg:
         Path(path).write_text("\n".join([head, *self.items, "</svg>"]) + "\n")
 
 
+def subscripted(parts):
+    """SVG text for e.g. ["the same ", ("W", "xh"), " and b"]: each subscript is lowered by
+    a dy shift, and the text after it is raised back (baseline-shift is not drawn by every
+    browser)."""
+    out, lowered = [], False
+    for part in parts:
+        if isinstance(part, tuple):
+            base, sub = part
+            out.append((f'<tspan dy="-4">{base}</tspan>' if lowered else base)
+                       + f'<tspan dy="4" font-size="10">{sub}</tspan>')
+            lowered = True
+        else:
+            out.append(f'<tspan dy="-4">{part}</tspan>' if lowered else part)
+            lowered = False
+    return "".join(out)
+
+
 def unrolled(folder=HERE):
     """Chapter 2: the folded RNN and the same network unrolled over four steps."""
     s = Svg(880, 300)
@@ -71,14 +92,15 @@ def unrolled(folder=HERE):
     s.box(fx, 150, "h", "t")
     s.box(fx, 60, "y", "t")
     s.arrow(fx, 220, fx, 171)
-    s.text(fx + 32, 200, "W_xh", anchor="start")
+    s.label(fx + 8, 200, [("W", "xh")], anchor="start")
     s.arrow(fx, 130, fx, 81)
-    s.text(fx + 32, 110, "W_hy", anchor="start")
+    s.label(fx + 8, 110, [("W", "hy")], anchor="start")
     s.raw(
         f'<path d="M{fx + 28},145 C{fx + 80},110 {fx + 80},190 {fx + 30},158" fill="none" '
         f'stroke="{RED}" stroke-width="1.6" marker-end="url(#r)"/>'
     )
-    s.text(fx + 68, 196, "W_hh", color=RED, anchor="start")
+    # to the right of the loop it labels, level with its middle
+    s.label(fx + 74, 156, [("W", "hh")], color=RED, anchor="start")
     s.text(245, 158, "=", size=28, color=INK)
     xs = [340, 470, 600, 730]
     s.text(285, 140, "h₀", color=INK, size=14)
@@ -91,11 +113,12 @@ def unrolled(folder=HERE):
         s.arrow(x, 130, x, 81)
         if i < len(xs):
             s.arrow(x + 28, 150, xs[i] - 30, 150, color=RED, marker="r")
-            s.text((x + xs[i]) / 2, 140, "W_hh", color=RED)
-    s.text(xs[0] + 32, 200, "W_xh", anchor="start")
-    s.text(xs[0] + 32, 110, "W_hy", anchor="start")
+            s.label((x + xs[i]) / 2, 140, [("W", "hh")], color=RED)
+    s.label(xs[0] + 8, 200, [("W", "xh")], anchor="start")
+    s.label(xs[0] + 8, 110, [("W", "hy")], anchor="start")
     s.text(xs[-1] + 62, 155, "…", size=18, color=INK)
-    s.text(535, 292, "the same W_xh, W_hh, W_hy and b are used at every time step")
+    s.label(535, 292, ["the same ", ("W", "xh"), ", ", ("W", "hh"), ", ", ("W", "hy"),
+                       " and b are used at every time step"])
     s.write(Path(folder) / "ch02_unrolled.svg")
 
 
@@ -120,10 +143,12 @@ def bptt(folder=HERE):
     s.text(45, 166, "h₀", color=INK, size=14)
     s.arrow(58, 162, xs[0] - 30, 162)
     cut = (xs[2] + xs[3]) / 2
-    s.raw(
-        f'<line x1="{cut}" y1="30" x2="{cut}" y2="300" stroke="{BLUE}" stroke-width="2" '
-        f'stroke-dasharray="7,5"/>'
-    )
+    # the boundary is interrupted where the forward label sits on it
+    for y1, y2 in ((30, 134), (156, 300)):
+        s.raw(
+            f'<line x1="{cut}" y1="{y1}" x2="{cut}" y2="{y2}" stroke="{BLUE}" '
+            f'stroke-width="2" stroke-dasharray="7,5"/>'
+        )
     s.text(cut, 22, "chunk boundary: the state is carried forward, the gradient stops",
            color=BLUE)
     s.text(240, 316, "chunk 1: forward, then backward over 3 steps", color=INK)

@@ -57,6 +57,27 @@ def sym(x, y, base, sub="", anchor="middle", cls=""):
     return f'<text x="{x}" y="{y}" text-anchor="{anchor}"{c}>{b}{s}</text>'
 
 
+def formula(parts):
+    """Text with italic symbols and subscripts: parts alternate plain text and (symbol,
+    subscript) pairs, e.g. [("a", "t"), " = ", ("x", "t"), " ", ("W", "x")]. A one-letter
+    symbol is italic, a word (attn) upright, as in the prose. A subscript is lowered by a dy
+    shift and the text after it raised back."""
+    out, lowered = [], False
+    for part in parts:
+        shift = ' dy="-3"' if lowered else ""
+        if isinstance(part, tuple):
+            base, sub = part
+            sub = sub.replace("-", "\u2212")
+            style = ' font-style="italic"' if len(base) == 1 else ""
+            out.append(f'<tspan{style}{shift}>{base}</tspan>'
+                       f'<tspan dy="3" font-size="9">{sub}</tspan>')
+            lowered = True
+        else:
+            out.append(f"<tspan{shift}>{part}</tspan>" if lowered else part)
+            lowered = False
+    return "".join(out)
+
+
 def text(x, y, s, anchor="middle", cls=""):
     c = f' class="{cls}"' if cls else ""
     return f'<text x="{x}" y="{y}" text-anchor="{anchor}"{c}>{s}</text>'
@@ -112,7 +133,10 @@ def lstm_cell(peephole=False):
     # input bus: h_{t-1} from the left, x_t from below
     b += [path("M 20 330 L 490 330", arrow=False), path("M 160 405 L 160 330", arrow=False)]
     b += [dot(160, 330), sym(30, 318, "h", "t-1", anchor="start"), sym(178, 400, "x", "t")]
-    b += [text(330, 356, "a = x W + h W + b  (columns i | f | o | g)", cls="small")]
+    # the names of the prose's pre-activation a_t = x_t W_x + h_{t-1} W_h + b
+    b += [text(330, 356, formula([("a", "t"), " = ", ("x", "t"), " ", ("W", "x"), " + ",
+                                  ("h", "t-1"), " ", ("W", "h"),
+                                  " + b  (columns i | f | o | g)"]), cls="small")]
     gates = [(250, "\u03c3", SIG, "f"), (330, "\u03c3", SIG, "i"), (410, "tanh", TANH, "g"),
              (490, "\u03c3", SIG, "o")]
     for x, lab, fill, _name in gates:
@@ -142,7 +166,7 @@ def lstm_cell(peephole=False):
         b += [path("M 236 200 L 316 200 L 316 223", "peep")]
         b += [path("M 540 90 L 540 200 L 504 200 L 504 223", "peep"), dot(540, 90)]
         b += [text(144, 150, "Wp[1], Wp[0]", anchor="end", cls="small"),
-              text(548, 130, "Wp[2]", anchor="start", cls="small")]
+              text(534, 130, "Wp[2]", anchor="end", cls="small")]
         b += [text(380, 30, "dashed: peepholes (i and f see c\u209c\u208b\u2081, o sees c\u209c)",
                    cls="title")]
         title = "Peephole LSTM cell"
@@ -252,7 +276,7 @@ def captioning():
         if k < 3:
             b += [path(f"M {x + 35} 80 L {x + 73} 80")]
         b += [path(f"M {x} 185 L {x} 101"), text(x, 205, words_in[k], cls="small")]
-        b += [text(x, 150, "W_embed", cls="small")]
+        b += [text(x + 6, 150, "W_embed", anchor="start", cls="small")]
         b += [path(f"M {x} 60 L {x} 32"), text(x, 22, words_out[k], cls="small")]
     b += [text(530, 245, "training: inputs are the true caption shifted by one (teacher forcing);",
                cls="small"),
@@ -318,10 +342,15 @@ def attention():
     b += [path("M 434 102 L 488 102")]
     b += box(550, 102, "\u03a3 weight \u00b7 A", "#e2e8f0", w=120, h=40)
     b += [path("M 610 102 L 650 102"), text(658, 107, "attn (H,)", anchor="start")]
-    b += [path("M 82 200 L 82 270 L 550 270 L 550 123")]
+    # the grid enters the weighted average at its left, clear of the text beside it
+    b += [path("M 82 200 L 82 270 L 506 270 L 506 123")]
     b += [text(300, 262, "the same grid A", cls="small")]
-    b += [text(545, 160, "attn joins the LSTM pre-activation:", cls="small"),
-          text(545, 177, "a = x Wx + h Wh + attn Wattn + b", cls="small")]
+    b += [text(518, 160, "attn joins the LSTM pre-activation:", anchor="start",
+               cls="small"),
+          text(518, 177, formula([("a", "t"), " = ", ("x", "t"), " ", ("W", "x"), " + ",
+                                  ("h", "t-1"), " ", ("W", "h"), " + ", ("attn", "t"),
+                                  " ", ("W", "attn"), " + b"]),
+               anchor="start", cls="small")]
     return svg(760, 290, b, "Soft attention over the feature grid")
 
 
