@@ -26,5 +26,14 @@ def atomic_write(path, data):
         raise
 
 
+def remove_stale_temporaries(folder):
+    """Delete what atomic_write leaves behind when a run is killed mid-write (SIGKILL skips its
+    clean-up): files named ``.<name>.<random>.tmp`` anywhere under `folder`. Returns them."""
+    stale = [p for p in Path(folder).rglob(".*.tmp") if p.is_file() and not p.is_symlink()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def write_json(path, obj):
     atomic_write(path, json.dumps(obj, indent=1, ensure_ascii=False))

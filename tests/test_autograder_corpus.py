@@ -49,10 +49,10 @@ CORPUS_BASE_UID = 40_000_000
 ENV = dict(os.environ, AUTOGRADER_BASE_UID=str(CORPUS_BASE_UID))
 
 
-def grade(subs, out, source, *extra):
+def grade(subs, out, source, *extra, env=ENV):
     cmd = [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out),
            "--source", str(source), "--timeout", TIMEOUT, "--memory", MEMORY, "--quiet", *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=ENV, timeout=900)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
 
 
 def read_rows(out):
@@ -243,10 +243,16 @@ def test_corpus_one_run_resume_and_dask(course):
         shutil.copytree(subs / corpus.STUDENTS[kind], quick / corpus.STUDENTS[kind])
     names = {p.name for p in quick.iterdir()}
     out2 = root / "out2"
+    # A TMPDIR of its own: in the shared one, another test's grading run (a parallel pytest
+    # worker) would clean up the killed run's folders before this test could look for them.
+    private_tmp = root / "tmp_resume"
+    private_tmp.mkdir()
+    private_env = dict(ENV, TMPDIR=str(private_tmp))
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(quick), "--out",
                              str(out2), "--source", str(source), "--timeout", TIMEOUT,
                              "--memory", MEMORY, "--quiet", "--workers", "2"], cwd=ROOT,
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=private_env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     state = out2 / ".autograder" / "results"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(state.glob("*.json"))) < 4:
@@ -259,11 +265,11 @@ def test_corpus_one_run_resume_and_dask(course):
     time.sleep(1.0)  # pool workers die with their parent (PR_SET_PDEATHSIG)
     assert not set(sandbox_processes()) - before
     # The killed run's private folders stay in TMPDIR until the next run removes them.
-    left = {p for p in Path(tempfile.gettempdir()).glob("autograder-*")
+    left = {p for p in private_tmp.glob("autograder-*")
             if tempdirs.NAME.match(p.name) and tempdirs._start_time(
                 int(tempdirs.NAME.match(p.name).group(1))) is None}
     assert left  # at least the killed run's staging folder
-    resumed = grade(quick, out2, source, "--workers", "2", "--resume")
+    resumed = grade(quick, out2, source, "--workers", "2", "--resume", env=private_env)
     assert resumed.returncode == 0, resumed.stderr
     assert not [p for p in left if p.exists()]
     assert read_rows(out2) == [r for r in rows if r["student"] in names]

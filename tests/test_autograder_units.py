@@ -237,3 +237,29 @@ def test_exports_and_gradebook(toy, tmp_path):
         assert g.auto_score == 0.75 and g.max_score == 1.5
         manual = gb.find_grade("explain", "part1", "ps1", "bob")
         assert manual.auto_score is None and manual.needs_manual_grade
+
+
+def test_a_killed_writes_temporaries_are_removed(tmp_path, monkeypatch):
+    """atomic_write leaves `.<name>.<random>.tmp` when SIGKILL interrupts it; the next run
+    removes those and nothing else (the resume test in test_autograder_corpus hit one)."""
+    import os
+
+    from autograder import io
+
+    page = tmp_path / "feedback" / "ann" / "ps1" / "p.html"
+    io.atomic_write(page, "old")
+
+    def killed(fd, _):  # the write dies before os.replace, as under SIGKILL
+        raise SystemExit
+
+    monkeypatch.setattr(os, "replace", killed)
+    monkeypatch.setattr(Path, "unlink", lambda *a, **k: None)  # SIGKILL runs no clean-up
+    with pytest.raises(SystemExit):
+        io.atomic_write(page, "new")
+    monkeypatch.undo()
+    left = list(page.parent.glob(".p.html.*.tmp"))
+    assert len(left) == 1
+    keep = tmp_path / "feedback" / "notes.tmp"  # not a temporary of atomic_write
+    keep.write_text("x")
+    assert io.remove_stale_temporaries(tmp_path) == left
+    assert not left[0].exists() and keep.exists() and page.read_text() == "old"

@@ -19,7 +19,7 @@ from functools import partial
 
 from tqdm import tqdm
 
-from ..io import atomic_write
+from ..io import atomic_write, remove_stale_temporaries
 from .course import STATE_KEY
 from .inputs.common import Details
 from .payload import content_hash, grade_packed, pack
@@ -52,6 +52,7 @@ def make_jobs(run):
     s = run.settings
     state = s.out / STATE / "results"
     state.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(s.out)  # a killed run's half-written pages
     jobs, done = [], {}
     details = getattr(run.found, "details", {})
     for (student, a, nb), (path, folder, skipped) in sorted(run.found.table.items()):
