@@ -9,6 +9,7 @@ the code that made them (their replay runs under `make bench`); binary files by 
 their results file records.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,12 @@ def test_binary_files_belong_to_their_results_file(name):
 
 
 @pytest.mark.slow
+def portable_numpy():
+    """The NumPy CPU features the Makefile turned off (scripts/numpy_portable_features.py)."""
+    key = "NPY_DISABLE_CPU_FEATURES"
+    return {key: os.environ[key]} if key in os.environ else {}
+
+
 def test_a_changed_optimizer_fails_the_replay_in_a_copy(tmp_path):
     """The replay can fail: in a copy of the code, a changed SGD step (an update 1e-6
     larger) makes the clipping file's replay disagree, and the unchanged copy agrees."""
@@ -98,7 +105,8 @@ def test_a_changed_optimizer_fails_the_replay_in_a_copy(tmp_path):
     def run():
         return subprocess.run([sys.executable, "-m", "experiments.replay", "clipping.json"],
                               cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                              env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+                              env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin",
+                                   **portable_numpy()})
 
     same = run()
     assert same.returncode == 0, same.stdout + same.stderr
@@ -109,3 +117,14 @@ def test_a_changed_optimizer_fails_the_replay_in_a_copy(tmp_path):
     optim.write_text(text.replace(step, step[:-1] + " * (1 + 1e-6)\n"))
     changed = run()
     assert changed.returncode == 1 and "replayed" in changed.stdout, changed.stdout
+
+
+def test_numpy_runs_its_portable_kernels():
+    """The replays compare last bits, which NumPy's AVX-512 kernels change: `make test` and
+    `make check` turn them off (scripts/numpy_portable_features.py). Run pytest through make,
+    or with NPY_DISABLE_CPU_FEATURES set as the Makefile sets it."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    wide = [f for f in __cpu_dispatch__
+            if __cpu_features__.get(f) and f.startswith(("X86_V4", "AVX512"))]
+    assert not wide, f"NumPy uses {wide}: the replays would differ in the last bit"
