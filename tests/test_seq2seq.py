@@ -186,3 +186,21 @@ def test_number_data_is_deterministic_and_split():
     src, tgt = a.batch(np.random.default_rng(0), 8)
     assert src.shape[0] == 8 and (tgt[:, 0] == 1).all()
     assert all(a.decode_target(row) for row in tgt)
+
+
+def test_experiment_smoke_and_replay():
+    """The experiment end to end at a tiny size: every run scored, the first losses replay
+    bit for bit, and the scheduled-sampling probability is one half at mid-training."""
+    from experiments import seq2seq as experiment
+
+    result = experiment.run(out=None, log=lambda _: None, steps=12, train_size=300,
+                            test_size=60, alignments=1, beam_width=2, hidden_dim=8,
+                            wordvec_dim=4, attn_dim=4)
+    assert set(result["runs"]) == set(experiment.RUNS)
+    for run in result["runs"].values():
+        assert 0 <= run["greedy_exact"] <= 1 and 0 <= run["greedy_chrf"] <= 100
+        assert sum(v["count"] for v in run["by_source_length"].values()) == 60
+    assert len(result["runs"]["additive"]["alignments"]) == 1
+    assert all(rec == rep for _, rec, rep in experiment.replay(result))
+    assert experiment.true_token_probability("scheduled", 6, 12) == pytest.approx(0.5)
+    assert experiment.true_token_probability("teacher", 6, 12) == 1.0
