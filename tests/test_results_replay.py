@@ -87,9 +87,11 @@ def test_binary_files_belong_to_their_results_file(name):
 
 @pytest.mark.slow
 def portable_numpy():
-    """The NumPy CPU features the Makefile turned off (scripts/numpy_portable_features.py)."""
-    key = "NPY_DISABLE_CPU_FEATURES"
-    return {key: os.environ[key]} if key in os.environ else {}
+    """What picks the arithmetic kernels, as this process has it: the NumPy CPU features the
+    Makefile turned off (scripts/numpy_portable_features.py) and the machine's OPENBLAS_*
+    settings (OPENBLAS_CORETYPE names the BLAS kernels)."""
+    return {k: v for k, v in os.environ.items()
+            if k == "NPY_DISABLE_CPU_FEATURES" or k.startswith("OPENBLAS_")}
 
 
 def test_a_changed_optimizer_fails_the_replay_in_a_copy(tmp_path):
