@@ -42,6 +42,7 @@ REPLAYS = {
     "clipping.json": "experiments.clipping",
     "copy_task.json": "experiments.copy_task",
     "gradnorm.json": "experiments.gradnorm",
+    "rnn_dropout.json": "experiments.rnn_dropout",
     "seq2seq.json": "experiments.seq2seq",
     "tagging.json": "experiments.tagging",
     "wordlm.json": "experiments.wordlm",
