@@ -7,9 +7,21 @@ import sys
 from .io import GraderError
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults in the help, but only where the help does not already say what
+    the default is, and never "(default: None)" or "(default: False)" for an option that is
+    simply off unless given."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def _grade_parser(sub):
     g = sub.add_parser("grade", help="grade a folder or zip of submissions",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Defaults)
     g.add_argument("submissions", nargs="?",
                    help="nbgrader layout folder, a .zip of it, or an LMS download (default: "
                         "the course's submitted/ folder)")
@@ -47,7 +59,7 @@ def _gradescope_parsers(sub):
     from .gradescope import VISIBILITIES
 
     z = sub.add_parser("gradescope-zip", help="build the autograder zip Gradescope accepts",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_Defaults)
     z.add_argument("assignment", help="the assignment (a folder of --source)")
     z.add_argument("--source", default="solutions", help="nbgrader source folder")
     z.add_argument("--course", help="the course root holding nbgrader_config.py "

@@ -263,3 +263,36 @@ def test_a_killed_writes_temporaries_are_removed(tmp_path, monkeypatch):
     keep.write_text("x")
     assert io.remove_stale_temporaries(tmp_path) == left
     assert not left[0].exists() and keep.exists() and page.read_text() == "old"
+
+
+def test_only_the_assignments_set_are_graded():
+    """Issue 14, defaults: an assignment nobody submitted and the configuration does not name
+    is not graded (no 'missing' zeros for it); one the configuration names is."""
+    from types import SimpleNamespace
+
+    from autograder.pipeline import _only_assignments_set
+
+    plan = SimpleNamespace(secrets=["s"])
+    table = {("ann", "ps1", "p"): ("ann/ps1/p.ipynb", "ann/ps1", []),
+             ("ann", "ps2", "p"): (None, None, []), ("ann", "ps3", "p"): (None, None, [])}
+    run = SimpleNamespace(plans={a: {"p": plan} for a in ("ps1", "ps2", "ps3")},
+                          found=SimpleNamespace(table=dict(table)),
+                          settings=SimpleNamespace(named_assignments=lambda: ["ps3"]))
+    _only_assignments_set(run)
+    assert sorted(run.plans) == ["ps1", "ps3"]
+    assert sorted(k[1] for k in run.found.table) == ["ps1", "ps3"]
+
+
+def test_help_states_each_default_once_with_its_unit():
+    import subprocess
+    import sys
+
+    text = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"],
+                          capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1]).stdout
+    flat = " ".join(text.split())
+    assert "(default: None)" not in flat and "(default: False)" not in flat
+    for option, words in (("--timeout", "seconds per cell (default: 30.0)"),
+                          ("--memory", "MB per student kernel (default: 2048)"),
+                          ("--workers", "on this machine (default: 2)")):
+        assert words in flat, (option, flat)
