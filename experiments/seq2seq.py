@@ -89,16 +89,18 @@ def train(data, name, cfg, stop_at=None):
     return model, trainer
 
 
-def token_accuracies(data, model, pairs):
+def token_accuracies(data, model, pairs, max_length):
     """Token accuracy over the target positions (the digits and <END>) of `pairs` (one
-    source length): (teacher-forced, greedy position by position, greedy rows)."""
+    source length): (teacher-forced, greedy position by position, greedy rows). Greedy
+    decoding runs up to max_length steps, whatever the targets' length."""
     src, tgt = data.encode_source(pairs), data.encode_target(pairs)
     y = tgt[:, 1:]
     mask = y != 0
     best, _ = model.score(src, tgt)
-    greedy, _ = model.greedy(src, y.shape[1])
+    greedy, _ = model.greedy(src, max_length)
     free = np.zeros_like(y)
-    free[:, :greedy.shape[1]] = greedy[:, :y.shape[1]]
+    n = min(greedy.shape[1], y.shape[1])
+    free[:, :n] = greedy[:, :n]
     return ((best == y) & mask).sum(), ((free == y) & mask).sum(), mask.sum(), greedy
 
 
@@ -108,7 +110,7 @@ def evaluate(data, model, cfg):
     refs, greedy_out, beam_out, by_length = [], [], [], {}
     tf_right = free_right = positions = 0
     for S, pairs in data.by_length(data.test).items():
-        tf, fr, n, greedy = token_accuracies(data, model, pairs)
+        tf, fr, n, greedy = token_accuracies(data, model, pairs, cfg["max_length"])
         tf_right, free_right, positions = tf_right + tf, free_right + fr, positions + n
         outs = [data.decode_target(row) for row in greedy]
         beams = [data.decode_target(model.beam(data.encode_source([p])[0], cfg["beam_width"],
