@@ -10,7 +10,7 @@ state s_{t-1}:
 - dot product (Luong et al. 2015):  e_tj = s_{t-1} . h_j / sqrt(H)
 
 alpha_t = softmax_j(e_tj), ctx_t = sum_j alpha_tj h_j. The context enters the LSTM's gates
-(through Wattn, as in rnnlib.layers.lstm_step_forward) and, with the new state s_t, the output
+(through Wattn: an LSTM step on the input [x_t, ctx_t]) and, with the new state s_t, the output
 layer: scores_t = [s_t, ctx_t] Wout + bout. Both scores use the same query s_{t-1}, so the
 two attention models differ only in the score; Luong et al. score the current state s_t and
 compute the context after the step instead.
@@ -141,10 +141,14 @@ def dot_attention_backward(dctx, cache):
 def attention_decoder_step_forward(x, prev_h, prev_c, keys, values, p, attention):
     """One decoder step: attend with prev_h, then an LSTM step fed x and the context.
 
+    The context enters the gates through Wattn: a = x Wx + ctx Wattn + prev_h Wh + b, which
+    is an LSTM step whose input is [x, ctx] (N, D + H) and whose input weights are Wx
+    stacked on Wattn (D + H, 4H); so any lstm_step_forward of CS231n's signature serves.
+
     Inputs:
     - x: embedded input token, of shape (N, D).
     - prev_h, prev_c: the decoder's previous state, each of shape (N, H).
-    - keys: projected encoder states, of shape (N, S, A) (additive attention; None for dot).
+    - keys: projected encoder states, of shape (N, S, A) (used by additive attention only).
     - values: encoder hidden states, of shape (N, S, H).
     - p: dict of decoder weights: Wx (D, 4H), Wh (H, 4H), b (4H,), Wattn (H, 4H), and for
       additive attention Wq (H, A) and v (A,).
@@ -163,9 +167,11 @@ def attention_decoder_step_forward(x, prev_h, prev_c, keys, values, p, attention
         ctx, weights, att_cache = dot_attention_forward(prev_h, values)
     else:
         raise ValueError(f"attention must be 'additive' or 'dot'; got {attention!r}")
-    next_h, next_c, lstm_cache = lstm_step_forward(x, prev_h, prev_c, p["Wx"], p["Wh"],
-                                                   p["b"], ctx, p["Wattn"])
-    return next_h, next_c, ctx, weights, (attention, att_cache, lstm_cache)
+    x_ctx = np.concatenate([x, ctx], axis=1)
+    W_ctx = np.concatenate([p["Wx"], p["Wattn"]], axis=0)
+    next_h, next_c, lstm_cache = lstm_step_forward(x_ctx, prev_h, prev_c, W_ctx, p["Wh"],
+                                                   p["b"])
+    return next_h, next_c, ctx, weights, (attention, att_cache, lstm_cache, x.shape[1])
 
 
 def attention_decoder_step_backward(dnext_h, dnext_c, dctx, cache):
@@ -181,19 +187,83 @@ def attention_decoder_step_backward(dnext_h, dnext_c, dctx, cache):
     - dprev_h, dprev_c: gradients with respect to the previous state, each (N, H).
     - dkeys: gradient with respect to keys, (N, S, A), or None for dot attention.
     - dvalues: gradient with respect to values, of shape (N, S, H).
-    - grads: dict of the gradients of the weights in p.
+    - grads: dict of the gradients of the weights in p: Wx, Wh, b, Wattn (and Wq, v).
     """
-    attention, att_cache, lstm_cache = cache
-    dx, dprev_h, dprev_c, dWx, dWh, db, dctx_gates, dWattn = lstm_step_backward(
-        dnext_h, dnext_c, lstm_cache)
-    grads = {"Wx": dWx, "Wh": dWh, "b": db, "Wattn": dWattn}
-    dctx = dctx + dctx_gates
+    attention, att_cache, lstm_cache, D = cache
+    dx_ctx, dprev_h, dprev_c, dW_ctx, dWh, db = lstm_step_backward(dnext_h, dnext_c,
+                                                                   lstm_cache)
+    grads = {"Wx": dW_ctx[:D], "Wh": dWh, "b": db, "Wattn": dW_ctx[D:]}
+    dctx = dctx + dx_ctx[:, D:]
     if attention == "additive":
         dq, dkeys, dvalues, grads["Wq"], grads["v"] = additive_attention_backward(dctx,
                                                                                   att_cache)
     else:
         (dq, dvalues), dkeys = dot_attention_backward(dctx, att_cache), None
-    return dx, dprev_h + dq, dprev_c, dkeys, dvalues, grads
+    return dx_ctx[:, :D], dprev_h + dq, dprev_c, dkeys, dvalues, grads
+
+
+def decoder_step_forward(tokens, prev_h, prev_c, keys, values, p, attention):
+    """One step of the decoder from token ids: embed, step the LSTM, score the next token.
+
+    Inputs:
+    - tokens: the input token ids, of shape (N,).
+    - prev_h, prev_c: the decoder's previous state, each of shape (N, H).
+    - keys, values: the encoder's states, as attention_decoder_step_forward takes them.
+    - p: dict of weights: W_tgt (V, D), Wx, Wh, b, Wout (H, V) or with attention (2H, V),
+      bout (V,), and the attention's weights (Wattn; Wq and v).
+    - attention: None (a plain LSTM step), 'additive' or 'dot'.
+
+    Returns a tuple of:
+    - scores: the scores of the next token, of shape (N, V).
+    - next_h, next_c: the new state, each of shape (N, H).
+    - weights: the attention weights (N, S), or None without attention.
+    - cache: (the embedding's cache, the step's cache, the output layer's input).
+    """
+    x, emb_cache = word_embedding_forward(tokens[:, None], p["W_tgt"])
+    x = x[:, 0]
+    if attention is None:
+        next_h, next_c, step_cache = lstm_step_forward(x, prev_h, prev_c, p["Wx"], p["Wh"],
+                                                       p["b"])
+        out_in, weights = next_h, None
+    else:
+        next_h, next_c, ctx, weights, step_cache = attention_decoder_step_forward(
+            x, prev_h, prev_c, keys, values, p, attention)
+        out_in = np.concatenate([next_h, ctx], axis=1)
+    scores = out_in @ p["Wout"] + p["bout"]
+    return scores, next_h, next_c, weights, (emb_cache, step_cache, out_in)
+
+
+def greedy_decode(h0, c0, keys, values, p, attention, max_length, start=1, end=2, null=0):
+    """Greedy decoding: feed the decoder its own most likely token, from <START> on.
+
+    Inputs:
+    - h0, c0: the decoder's initial state (the encoder's last state), each of shape (N, H).
+    - keys, values: the encoder's states, as attention_decoder_step_forward takes them.
+    - p, attention: the decoder's weights and its attention, as decoder_step_forward takes
+      them.
+    - max_length: the largest number of steps, an int.
+    - start, end, null: the ids of <START>, <END> and <NULL>.
+
+    Returns a tuple of:
+    - tokens: int array of shape (N, L): row n holds the most likely token of every step up
+      to and including its first <END>, then <NULL>. Decoding stops after the step at which
+      every row has produced <END>, or after max_length steps: L <= max_length.
+    - weights: the attention weights of every step, of shape (N, L, S); None without
+      attention.
+    """
+    tokens = np.full(h0.shape[0], start)
+    done = np.zeros(h0.shape[0], bool)
+    h, c, out, attn = h0, c0, [], []
+    for _ in range(max_length):
+        scores, h, c, weights, _ = decoder_step_forward(tokens, h, c, keys, values, p,
+                                                        attention)
+        tokens = np.where(done, null, scores.argmax(axis=1))
+        out.append(tokens)
+        attn.append(weights)
+        done = done | (tokens == end)
+        if done.all():
+            break
+    return np.stack(out, axis=1), None if attention is None else np.stack(attn, axis=1)
 
 
 class Seq2Seq:
@@ -267,18 +337,7 @@ class Seq2Seq:
     def _step(self, tokens, h, c, keys, values):
         """Scores (N, V_t) for the next token after `tokens` (N,), the new state, the
         attention weights (N, S) or None, and the step's cache."""
-        p = self.params
-        x, emb_cache = word_embedding_forward(tokens[:, None], p["W_tgt"])
-        x = x[:, 0]
-        if self.attention is None:
-            h, c, step_cache = lstm_step_forward(x, h, c, p["Wx"], p["Wh"], p["b"])
-            out_in, ctx, weights = h, None, None
-        else:
-            h, c, ctx, weights, step_cache = attention_decoder_step_forward(
-                x, h, c, keys, values, p, self.attention)
-            out_in = np.concatenate([h, ctx], axis=1)
-        scores = out_in @ p["Wout"] + p["bout"]
-        return scores, h, c, weights, (emb_cache, step_cache, out_in)
+        return decoder_step_forward(tokens, h, c, keys, values, self.params, self.attention)
 
     def _step_backward(self, dscores, dh, dc, cache, grads, dvalues, dkeys):
         p = self.params
@@ -363,20 +422,8 @@ class Seq2Seq:
         """Greedy decoding: (tokens (N, L), attention weights (N, L, S) or None). Each row
         holds the most likely token at every step until <END> (included), then <NULL>."""
         values, keys, (h, c), _ = self.encode(src)
-        N = src.shape[0]
-        tokens = np.full(N, self.start)
-        done = np.zeros(N, bool)
-        out, attn = [], []
-        for _ in range(max_length):
-            scores, h, c, weights, _ = self._step(tokens, h, c, keys, values)
-            tokens = np.where(done, self.null, scores.argmax(axis=1))
-            out.append(tokens)
-            attn.append(weights)
-            done |= tokens == self.end
-            if done.all():
-                break
-        weights = None if self.attention is None else np.stack(attn, axis=1)
-        return np.stack(out, axis=1), weights
+        return greedy_decode(h, c, keys, values, self.params, self.attention, max_length,
+                             self.start, self.end, self.null)
 
     def beam(self, src_row, width, max_length):
         """Beam search for one source of ids (S,).
