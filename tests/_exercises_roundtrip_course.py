@@ -44,6 +44,7 @@ SPOILED = {
     "06_peephole": "peephole_lstm_backward",
     "07_gru": "gru_backward",
     "08_captioning": "attention_lstm_backward",
+    "09_seq2seq": "greedy_decode",
 }
 
 PERTURB = """

@@ -34,7 +34,7 @@ from _exercises_util import ROOT, nbgrader_meta, read
 # process left behind" checks would count its live sandbox).
 pytestmark = [pytest.mark.xdist_group("course_new_function"), pytest.mark.sandbox]
 
-ASSIGNMENT = "09_throwaway"
+ASSIGNMENT = "99_throwaway"
 #: What the grader's worker and the notebook import in the sandbox.
 KERNEL_PACKAGES = ("numpy", "ipython")
 
@@ -77,7 +77,7 @@ questions:
 
 TEMPLATE = """\
 %% markdown
-# Assignment 9: a throwaway
+# Assignment 99: a throwaway
 
 Questions and points: `leaky_relu` (2).
 %% imports id=imports

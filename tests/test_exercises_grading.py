@@ -105,7 +105,7 @@ def test_submit_displays_the_protocol_payload(monkeypatch):
 @pytest.mark.parametrize("name", sorted(references.names()))
 def test_reference_outputs_are_finite_and_float64(name):
     dims = {"N": 2, "T": 3, "D": 4, "H": 5, "V": 6, "M": 3, "temperature": 0.5, "alpha": 0.5,
-            "chunk": 2, "P": 2, "W": 3, "max_length": 4}
+            "chunk": 2, "P": 2, "W": 3, "max_length": 4, "S": 3, "A": 2, "attention": "additive"}
     import inspect
     params = inspect.signature(GENERATORS[name]).parameters
     inputs = case(name, seed=0, **{k: v for k, v in dims.items() if k in params})

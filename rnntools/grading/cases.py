@@ -225,3 +225,51 @@ def greedy_sample(rng, N, D, W, H, V, max_length):
     return {"features": _normal(rng, N, D), "start_idx": np.int64(1),
             "max_length": np.int64(max_length), **_captioning_params(rng, D, W, H, V),
             "word_to_idx": _vocabulary(V)}
+
+
+def _encoder_states(rng, N, S, H, A):
+    """What the encoder hands the decoder: its hidden states (the values) and their additive
+    attention keys."""
+    return {"keys": _normal(rng, N, S, A), "values": _normal(rng, N, S, H)}
+
+
+def _decoder_weights(rng, D, H, A):
+    return {"Wx": _normal(rng, D, 4 * H, scale=1 / np.sqrt(D)),
+            "Wh": _normal(rng, H, 4 * H, scale=1 / np.sqrt(H)),
+            "b": _normal(rng, 4 * H, scale=0.5),
+            "Wattn": _normal(rng, H, 4 * H, scale=1 / np.sqrt(H)),
+            "Wq": _normal(rng, H, A, scale=1 / np.sqrt(H)),
+            "v": _normal(rng, A, scale=1 / np.sqrt(A))}
+
+
+@_generator("additive_attention_forward", "additive_attention_backward")
+def additive_attention(rng, N, S, H, A):
+    return {"prev_h": _normal(rng, N, H), **_encoder_states(rng, N, S, H, A),
+            "Wq": _normal(rng, H, A, scale=1 / np.sqrt(H)),
+            "v": _normal(rng, A, scale=1 / np.sqrt(A)), "dctx": _normal(rng, N, H)}
+
+
+@_generator("dot_attention_forward", "dot_attention_backward")
+def dot_attention(rng, N, S, H):
+    return {"prev_h": _normal(rng, N, H), "values": _normal(rng, N, S, H),
+            "dctx": _normal(rng, N, H)}
+
+
+@_generator("attention_decoder_step_forward", "attention_decoder_step_backward")
+def attention_decoder_step(rng, N, S, D, H, A, attention):
+    return {"x": _normal(rng, N, D), "prev_h": _normal(rng, N, H),
+            "prev_c": _normal(rng, N, H), **_encoder_states(rng, N, S, H, A),
+            **_decoder_weights(rng, D, H, A), "dnext_h": _normal(rng, N, H),
+            "dnext_c": _normal(rng, N, H), "dctx": _normal(rng, N, H),
+            "attention": attention}
+
+
+@_generator("greedy_decode")
+def greedy_decoding(rng, N, S, D, H, A, V, max_length, attention, end_bias=0.0):
+    # end_bias raises the score of <END> (id 2), so that rows end at different steps.
+    bout = _normal(rng, V)
+    bout[2] += end_bias
+    return {"h0": _normal(rng, N, H), "c0": _normal(rng, N, H),
+            **_encoder_states(rng, N, S, H, A), **_decoder_weights(rng, D, H, A),
+            "W_tgt": _normal(rng, V, D), "Wout": _normal(rng, 2 * H, V, scale=1 / np.sqrt(H)),
+            "bout": bout, "max_length": np.int64(max_length), "attention": attention}
