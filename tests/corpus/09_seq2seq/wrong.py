@@ -1,13 +1,15 @@
 """Typical mistakes on the decoder side: the additive attention's backward forgets the
-tanh derivative (which the reference attention_decoder_step_backward inherits, calling it),
-and greedy decoding runs all max_length steps, as CS231n's caption sampler does, instead of
-stopping once every row has produced <END>."""
+tanh derivative (which attention_decoder_step_backward inherits, calling it), the decoder
+step's backward forgets that prev_h is also the attention's query, and greedy decoding runs
+all max_length steps, as CS231n's caption sampler does, instead of stopping once every row
+has produced <END>."""
 
 import numpy as np
 
 LOSES = {
     "test_additive_attention_backward": "own bug: tanh derivative forgotten",
-    "test_attention_decoder_step_backward": "cascade: it calls the wrong attention backward",
+    "test_attention_decoder_step_backward": "own bug: no query path into dprev_h (and the "
+                                            "cascade of the attention backward)",
     "test_greedy_decode": "own bug: decodes all max_length steps (no early stop)",
 }
 
@@ -21,6 +23,18 @@ def additive_attention_backward(dctx, cache):
     dpre = dscores[:, :, None] * v  # wrong: times (1 - hidden ** 2)
     dq = dpre.sum(axis=1)
     return dq @ Wq.T, dpre, dvalues, prev_h.T @ dq, dv
+
+
+def attention_decoder_step_backward(dnext_h, dnext_c, dctx, cache):
+    attention, att_cache, lstm_cache, D = cache
+    dxc, dprev_h, dprev_c, dWc, dWh, db = lstm_step_backward(dnext_h, dnext_c, lstm_cache)
+    grads = {"Wx": dWc[:D], "Wh": dWh, "b": db, "Wattn": dWc[D:]}
+    if attention == "additive":
+        _, dkeys, dvalues, grads["Wq"], grads["v"] = additive_attention_backward(
+            dctx + dxc[:, D:], att_cache)
+    else:
+        (_, dvalues), dkeys = dot_attention_backward(dctx + dxc[:, D:], att_cache), None
+    return dxc[:, :D], dprev_h, dprev_c, dkeys, dvalues, grads  # wrong: dprev_h + dq
 
 
 def greedy_decode(h0, c0, keys, values, p, attention, max_length, start=1, end=2, null=0):
