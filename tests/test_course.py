@@ -176,3 +176,14 @@ def test_the_points_table_follows_the_manifests(tmp_path):
         "| `01_small/small.ipynb` | `rnn_step_forward` | 2 + 1 |"]
     with pytest.raises(ValueError, match="no markers"):
         release.with_points_table("# no table\n", root=tmp_path)
+
+
+def test_the_last_digits_of_a_fingerprint_are_not_drift():
+    """Another BLAS kernel moves the 12th digit of a reference fingerprint: the same build.
+    Planted faults: a number off by 1e-6 relative, or changed text, is a different build."""
+    text = "check(_c, {'dx': [-0.0561174207912, 2.5e-07, 3.0]}, dx=_dx)"
+    assert build.same_build(text, text.replace("207912", "207913"))
+    assert build.same_build(text, text.replace("2.5e-07", "2.50000000001e-07"))
+    assert not build.same_build(text, text.replace("0.0561174207912", "0.0561174769"))
+    assert not build.same_build(text, text.replace("'dx'", "'dy'"))
+    assert not build.same_build(text, text.replace("3.0]", "3.0, 4.0]"))
