@@ -14,5 +14,12 @@ from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
 WIDER_THAN_AVX2 = ("X86_V4", "AVX512")
 
-print(" ".join(f for f in __cpu_dispatch__
-               if f.startswith(WIDER_THAN_AVX2) and __cpu_features__.get(f)))
+
+def wide_features():
+    """The dispatch targets wider than AVX2 that NumPy would use here (none once disabled)."""
+    return [f for f in __cpu_dispatch__
+            if f.startswith(WIDER_THAN_AVX2) and __cpu_features__.get(f)]
+
+
+if __name__ == "__main__":
+    print(" ".join(wide_features()))
