@@ -52,7 +52,26 @@ def test_replay_of_the_first_steps(name):
     assert checks, f"{name}: nothing to replay"
     bad = replay.mismatches(checks)
     assert not bad, (f"{name} is not what today's code makes; rerun its experiment "
-                     "(python -m experiments.all ...):\n" + "\n".join(bad[:5]))
+                     "(python -m experiments.all ...):\n" + "\n".join(bad[:5])
+                     + _kernel_note())
+
+
+#: The OpenBLAS kernels every results file was made with.
+RESULTS_KERNEL = "Haswell"
+
+
+def _kernel_note():
+    """When OpenBLAS runs other kernels than the results were made with, every replay differs
+    in the last bits without any code having changed: say so."""
+    from threadpoolctl import threadpool_info
+
+    kernels = {i.get("architecture") for i in threadpool_info() if i["internal_api"] == "openblas"}
+    if kernels <= {RESULTS_KERNEL}:
+        return ""
+    here = ", ".join(sorted(map(str, kernels)))
+    return (f"\n(OpenBLAS runs its {here} kernels here; the results "
+            f"were made with its {RESULTS_KERNEL} kernels, which round otherwise: to replay them "
+            f"on this machine, set OPENBLAS_CORETYPE={RESULTS_KERNEL} and OPENBLAS_L2_SIZE.)")
 
 
 def shallow_clone():
