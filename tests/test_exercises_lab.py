@@ -9,10 +9,16 @@ import shutil
 import pytest
 from _exercises_util import EXERCISES, nbgrader_meta, read
 from _jupyterlab import chromium, lab_server
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 NOTEBOOK = "02_rnn/rnn.ipynb"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("jupyterlab")]
+
+
+#: True once cell n's input prompt shows an execution count ("[3]:", not "[ ]:" or "[*]:").
+RAN = """([s, n]) => /\\d/.test(
+    document.querySelectorAll(s)[n].querySelector('.jp-InputPrompt').innerText)"""
 
 
 def _upto_first_visible_test(nb):
@@ -50,6 +56,9 @@ def test_a_released_notebook_renders_and_its_first_cells_run(tmp_path):
         page.locator(".jp-RenderedMarkdown mjx-container").first.wait_for(timeout=60_000)
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
             timeout=120_000)
+        # The indicator is idle before the kernel has answered: an execution sent then is
+        # dropped. The status bar says "Idle" once the kernel is connected.
+        page.get_by_text("| Idle").first.wait_for(timeout=120_000)
         cells.first.click()
         page.keyboard.press("Escape")
         for _ in range(count):
@@ -64,7 +73,12 @@ def test_a_released_notebook_renders_and_its_first_cells_run(tmp_path):
                  if cells.nth(i).locator(raised).count()}
         assert not early, f"the first cells raised: {early}"
         for i in code:
-            prompt = cells.nth(i).locator(".jp-InputPrompt").inner_text()
-            assert any(ch.isdigit() for ch in prompt), (i, prompt)
+            # A cell's prompt gets its execution count from a message of its own: on a loaded
+            # machine it can arrive after the later cells' outputs, so wait for it.
+            try:
+                page.wait_for_function(RAN, arg=[selector, i], timeout=30_000)
+            except PlaywrightTimeout:
+                prompt = cells.nth(i).locator(".jp-InputPrompt").inner_text()
+                raise AssertionError(f"cell {i} did not run: its prompt is {prompt!r}") from None
         assert "NotImplementedError" in last.locator(".jp-OutputArea").inner_text()
         assert not errors, errors
