@@ -233,20 +233,24 @@ def _encoder_states(rng, N, S, H, A):
     return {"keys": _normal(rng, N, S, A), "values": _normal(rng, N, S, H)}
 
 
+def _additive_score(rng, H, A):
+    """The weights of the additive score v . tanh(s Wq + k)."""
+    return {"Wq": _normal(rng, H, A, scale=1 / np.sqrt(H)),
+            "v": _normal(rng, A, scale=1 / np.sqrt(A))}
+
+
 def _decoder_weights(rng, D, H, A):
     return {"Wx": _normal(rng, D, 4 * H, scale=1 / np.sqrt(D)),
             "Wh": _normal(rng, H, 4 * H, scale=1 / np.sqrt(H)),
             "b": _normal(rng, 4 * H, scale=0.5),
             "Wattn": _normal(rng, H, 4 * H, scale=1 / np.sqrt(H)),
-            "Wq": _normal(rng, H, A, scale=1 / np.sqrt(H)),
-            "v": _normal(rng, A, scale=1 / np.sqrt(A))}
+            **_additive_score(rng, H, A)}
 
 
 @_generator("additive_attention_forward", "additive_attention_backward")
 def additive_attention(rng, N, S, H, A):
     return {"prev_h": _normal(rng, N, H), **_encoder_states(rng, N, S, H, A),
-            "Wq": _normal(rng, H, A, scale=1 / np.sqrt(H)),
-            "v": _normal(rng, A, scale=1 / np.sqrt(A)), "dctx": _normal(rng, N, H)}
+            **_additive_score(rng, H, A), "dctx": _normal(rng, N, H)}
 
 
 @_generator("dot_attention_forward", "dot_attention_backward")
