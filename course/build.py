@@ -384,10 +384,10 @@ SAME_NUMBER = 1e-9
 
 def same_build(a, b):
     """True when two notebook texts differ at most in the last digits of their numbers."""
-    parts_a, parts_b = _NUMBER.split(a), _NUMBER.split(b)
-    numbers_a, numbers_b = _NUMBER.findall(a), _NUMBER.findall(b)
-    if parts_a != parts_b or len(numbers_a) != len(numbers_b):
+    # Equal text between the numbers implies as many numbers on both sides.
+    if _NUMBER.split(a) != _NUMBER.split(b):
         return False
+    numbers_a, numbers_b = _NUMBER.findall(a), _NUMBER.findall(b)
     return all(abs(float(x) - float(y)) <= SAME_NUMBER * max(abs(float(x)), abs(float(y)))
                for x, y in zip(numbers_a, numbers_b, strict=True))
 
