@@ -173,6 +173,10 @@ MEASURE = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
     await MathJax.startup.promise;
   }
+  // MathJax's web fonts load after its first typesetting; measured before they arrive, a
+  // formula has the fallback font's widths (2-3 px off at 390 px, seen once under load).
+  await document.fonts.ready;
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
   const se = document.scrollingElement;
   const article = document.querySelector("article") || document.body;
   const wide = (el) => el.scrollWidth > el.clientWidth + 1;
