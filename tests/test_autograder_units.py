@@ -296,3 +296,25 @@ def test_help_states_each_default_once_with_its_unit():
                           ("--memory", "MB per student kernel (default: 2048)"),
                           ("--workers", "on this machine (default: 2)")):
         assert words in flat, (option, flat)
+
+
+def test_autograded_notebook_drops_only_the_outputs_nbformat_refuses():
+    """The cells of autograded/ are built without a schema check each: the one check of the
+    whole notebook must still catch a bad output (a stream without its name) and drop the
+    outputs of that cell only."""
+    from types import SimpleNamespace
+
+    from autograder.stages.course import _node_notebook, _notebook_cell, _valid
+
+    run = SimpleNamespace(plan=SimpleNamespace(answers={}), verdicts={}, restored={})
+    good = {"output_type": "stream", "name": "stdout", "text": "fine\n"}
+    bad = {"output_type": "stream", "text": "no name\n"}
+    cells = [_notebook_cell({"grade_id": None, "kind": "student", "cell_type": "code",
+                             "source": f"print({i})", "outputs": [out]}, {}, run)
+             for i, out in enumerate([good, bad])]
+    cells.append(_notebook_cell({"grade_id": None, "kind": "markdown",
+                                 "cell_type": "markdown", "source": "*text*"}, {}, run))
+    nb = _valid(_node_notebook(cells, {}))
+    nbformat.validate(nb)
+    assert [c.get("outputs") for c in nb.cells] == [[good], [], None]
+    assert len({c.id for c in nb.cells}) == 3

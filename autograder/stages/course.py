@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+from nbformat.corpus.words import generate_corpus_id as random_cell_id
 
 from ..files import copy_regular, read_regular, what
 from ..io import atomic_write
@@ -40,8 +41,15 @@ def autograded(run):
     cells = [_notebook_cell(c, by_id, run) for c in run.cells]
     meta = dict(run.nb.get("metadata", {}))
     meta["autograder"] = {"note": run.note, "status": run.result()["status"]}
-    nb = nbformat.v4.new_notebook(cells=cells, metadata=meta)
+    nb = _node_notebook(cells, meta)
     run.extra[STATE_KEY] = nbformat.writes(_valid(nb))
+
+
+def _node_notebook(cells, metadata):
+    # (nbformat.v4.new_notebook validates, and raises on an output the student's code made
+    # invalid before `_valid` could drop it)
+    return nbformat.from_dict({"cells": cells, "metadata": metadata, "nbformat": 4,
+                               "nbformat_minor": nbformat.v4.nbformat_minor})
 
 
 def _notebook_cell(cell, by_id, run):
@@ -57,10 +65,14 @@ def _notebook_cell(cell, by_id, run):
         if verdict:
             meta["autograder"].update(verdict=verdict[1], message=verdict[2] or "",
                                       restored=run.restored.get(gid, ""))
-    if cell["cell_type"] == "markdown":
-        return nbformat.v4.new_markdown_cell(cell["source"], metadata=meta)
-    outputs = [nbformat.from_dict(o) for o in cell.get("outputs", [])]
-    return nbformat.v4.new_code_cell(cell["source"], metadata=meta, outputs=outputs)
+    # Built as plain nodes: nbformat's new_*_cell validate each cell against the schema
+    # with jsonschema (most of this stage's time); `_valid` checks the notebook once.
+    kind = "markdown" if cell["cell_type"] == "markdown" else "code"
+    node = {"id": random_cell_id(), "cell_type": kind, "metadata": meta,
+            "source": cell["source"]}
+    if kind == "code":
+        node.update(execution_count=None, outputs=cell.get("outputs", []))
+    return nbformat.from_dict(node)
 
 
 def _valid(nb):
@@ -103,17 +115,20 @@ def write(run):
         return
     cd = coursedir(run.settings)
     jobs = {j["key"]: j for j in run.jobs}
+    texts = {}
     for res in run.results:
         sub = folder(cd, "submitted", res["student"], res["assignment"])
         _write_submitted(jobs.get(res.get("key"), {}), sub)
         if res.get(STATE_KEY):
             out = folder(cd, "autograded", res["student"], res["assignment"])
             _write_autograded(run, res, sub, out)
+            texts[(res["student"], res["assignment"], res["notebook"])] = res[STATE_KEY]
     from .gradebook import record_course
 
-    record_course(cd, run)
+    grades = record_course(cd, run)
     write_feedback(cd, run.settings, run.plans,
-                   {(r["student"], r["assignment"], r["notebook"]) for r in run.results})
+                   {(r["student"], r["assignment"], r["notebook"]) for r in run.results},
+                   grades, texts)
 
 
 def _write_submitted(job, sub):
@@ -144,22 +159,30 @@ def _write_autograded(run, res, sub, out):
     atomic_write(out / f"{res['notebook']}.ipynb", res[STATE_KEY])
 
 
-def write_feedback(cd, settings, plans, notebooks):
+def write_feedback(cd, settings, plans, notebooks, grades=None, texts=None):
     """The feedback pages of `notebooks` ((student, assignment, notebook)) in nbgrader's
     feedback/ layout, from the autograded notebooks and the gradebook's grades and
-    comments (manual ones included); returns the pages written."""
+    comments (manual ones included); returns the pages written. `grades`: the gradebook's
+    (`gradebook.graded`) when the caller has read them; `texts`: the autograded notebooks
+    this run has just written and validated, by key (the others are read from disk)."""
     from .feedback import render_graded
     from .gradebook import graded
 
     written = []
-    grades = graded(settings.gradebook_url(), notebooks)
+    if grades is None:
+        grades = graded(settings.gradebook_url(), notebooks)
+    texts = texts or {}
     for student, assignment, notebook in sorted(notebooks):
+        key = (student, assignment, notebook)
         path = folder(cd, "autograded", student, assignment) / f"{notebook}.ipynb"
-        if what(path) != "file" or (student, assignment, notebook) not in grades:
+        if what(path) != "file" or key not in grades:
             continue
-        nb = nbformat.reads(read_regular(path).decode("utf-8"), as_version=4)
+        if key in texts:
+            nb = nbformat.v4.reads(texts[key])  # (nbformat.reads would validate again)
+        else:
+            nb = nbformat.reads(read_regular(path).decode("utf-8"), as_version=4)
         page = render_graded(student, assignment, notebook, nb, plans[assignment][notebook],
-                             grades[(student, assignment, notebook)])
+                             grades[key])
         dest = folder(cd, "feedback", student, assignment)
         atomic_write(dest / f"{notebook}.html", page)
         written.append(dest / f"{notebook}.html")

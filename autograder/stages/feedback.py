@@ -60,10 +60,17 @@ def scan_text(text, secrets):
     variants = [text, html.unescape(text)]
     variants.append(variants[1].replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\"))
     found = set()
+    targets = _squashed(tuple(secrets))
     for v in variants:
         flat = squash(v)
-        found.update(s for s in secrets if squash(s) in flat)
+        found.update(s for s, q in targets if q in flat)
     return sorted(found)
+
+
+@lru_cache(maxsize=64)
+def _squashed(secrets):
+    # (a run scans every file of OUT for the same secrets)
+    return [(s, squash(s)) for s in secrets]
 
 
 def scan_tree(root, secrets):
@@ -119,8 +126,11 @@ def _markdown():
     return md
 
 
+@lru_cache(maxsize=4096)
 def markdown(text):
-    """The HTML of a markdown cell's (already scrubbed) text, math as MathML, no scripts."""
+    """The HTML of a markdown cell's (already scrubbed) text, math as MathML, no scripts.
+    Cached: most markdown cells are the instructors' and the same in every notebook of a
+    class (rendering is a pure function of the text)."""
     return _markdown().render(text)
 
 

@@ -61,7 +61,8 @@ def record_course(cd, run):
     """The gradebook of a named course after this run, as `nbgrader autograde` leaves it:
     each submission with the timestamp of its submitted/ folder, every grade (a manual grade
     already given is kept, and the question flagged for review), "No response." for answers
-    left as released, and nbgrader's late penalty (AssignLatePenalties, configurable)."""
+    left as released, and nbgrader's late penalty (AssignLatePenalties, configurable).
+    Returns `graded` of the notebooks graded."""
     from nbgrader.utils import parse_utc
 
     from .course import folder
@@ -85,7 +86,9 @@ def record_course(cd, run):
             for r in nb_rows:
                 _grade(grades[r["question"]], comments.get(r["question"]), r)
         gb.db.commit()
-        _late_penalties(cd, gb, {(r["student"], r["assignment"], r["notebook"]) for r in rows})
+        notebooks = {(r["student"], r["assignment"], r["notebook"]) for r in rows}
+        _late_penalties(cd, gb, notebooks)
+        return _graded(gb, notebooks)  # what the feedback pages show, in the same session
 
 
 def _grade(grade, comment, r):
@@ -121,21 +124,25 @@ def _late_penalties(cd, gb, notebooks):
 def graded(url, notebooks):
     """{(student, assignment, notebook): {"late": seconds, "penalty": points, "grades":
     {grade_id: {auto, manual, max, comment, needs_manual}}}} from the gradebook."""
-    found = {}
     with Gradebook(url) as gb:
-        for student, assignment, notebook in notebooks:
-            try:
-                sub = gb.find_submission_notebook(notebook, assignment, student)
-            except MissingEntry:
-                continue
-            comments = {c.name: c for c in sub.comments}
-            found[(student, assignment, notebook)] = {
-                "late": sub.assignment.total_seconds_late,
-                "penalty": sub.late_submission_penalty or 0.0,
-                "grades": {g.name: {"auto": g.auto_score, "manual": g.manual_score,
-                                    "max": g.max_score, "needs_manual": g.needs_manual_grade,
-                                    "comment": _comment(comments.get(g.name))}
-                           for g in sub.grades}}
+        return _graded(gb, notebooks)
+
+
+def _graded(gb, notebooks):
+    found = {}
+    for student, assignment, notebook in notebooks:
+        try:
+            sub = gb.find_submission_notebook(notebook, assignment, student)
+        except MissingEntry:
+            continue
+        comments = {c.name: c for c in sub.comments}
+        found[(student, assignment, notebook)] = {
+            "late": sub.assignment.total_seconds_late,
+            "penalty": sub.late_submission_penalty or 0.0,
+            "grades": {g.name: {"auto": g.auto_score, "manual": g.manual_score,
+                                "max": g.max_score, "needs_manual": g.needs_manual_grade,
+                                "comment": _comment(comments.get(g.name))}
+                       for g in sub.grades}}
     return found
 
 
