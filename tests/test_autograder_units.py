@@ -318,3 +318,19 @@ def test_autograded_notebook_drops_only_the_outputs_nbformat_refuses():
     nbformat.validate(nb)
     assert [c.get("outputs") for c in nb.cells] == [[good], [], None]
     assert len({c.id for c in nb.cells}) == 3
+
+
+def _spare_of(job):
+    return job["spare"]
+
+
+def test_only_jobs_with_a_successor_start_a_spare_sandbox():
+    """A pool worker starts the next notebook's sandbox while grading one; for the last job
+    of each of the `workers` workers there is no next notebook, so none is started."""
+    from autograder.stages.dispatch import _run_local
+
+    got = {}
+    jobs = [{"key": i} for i in range(5)]
+    _run_local(2, jobs, lambda job, spare: got.update({job["key"]: spare}), _spare_of)
+    assert got == {0: True, 1: True, 2: True, 3: False, 4: False}
+    assert all("spare" not in job for job in jobs)  # the caller's jobs are not changed

@@ -1,8 +1,8 @@
 """Stage *execute*: the assembled cells run in a fresh sandbox, one at a time.
 
 Test cells go prepared (`autograder.testcell.prepare`) for the worker's own executor; the
-course's plugin names the packages the sandbox mounts. A pool of pre-started sandboxes would
-plug in here.
+course's plugin names the packages the sandbox mounts. Each pool worker keeps one sandbox
+started ahead for its next notebook (`sandbox._Spare`), unless the job says none will follow.
 """
 
 from ..sandbox import run_cells
@@ -17,7 +17,8 @@ def execute(run):
     job = run.job
     ran, events = run_cells(job.get("dir"), todo, timeout=job.get("timeout", 30.0),
                             memory_mb=job.get("memory", 2048), mode=job.get("sandbox"),
-                            mounts=run.plugin.mounts, disk_mb=job.get("disk", 256))
+                            mounts=run.plugin.mounts, disk_mb=job.get("disk", 256),
+                            spare=job.get("spare", True))
     run.events += events
     for cell, result in zip(code, ran, strict=True):
         cell.update(result)
