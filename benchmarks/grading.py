@@ -38,10 +38,10 @@ def build_course(tmp, assignment, n, mix):
     course = Path(tmp) / "course"
     (course / "source").mkdir(parents=True)
     shutil.copytree(ROOT / "solutions" / assignment, course / "source" / assignment)
+    # No root and no db_url: each round grades its own copy (a root written here would send
+    # every copy's grading, and its gradebook, back to this folder).
     (course / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
-        f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\n"
-        "c.CourseDirectory.course_id = 'bench'\n"
+        "c = get_config()\nc.CourseDirectory.course_id = 'bench'\n"
         "c.Autograder.plugin = 'course.plugin:RnnCourse'\n")
     corpus.nbgrader(course, "generate_assignment", assignment, "--force")
     staging = Path(tmp) / "variants"
@@ -86,6 +86,14 @@ def stock(course, assignment, feedback):
     return time.perf_counter() - t0
 
 
+def gradebook_scores(course, assignment):
+    """{student: total score} of `assignment` in the course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        return {s.student.id: round(s.score, 6) for s in gb.assignment_submissions(assignment)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=24)
@@ -110,7 +118,7 @@ def main():
         contenders = ["ours", "stock"] + (["baseline"] if args.baseline else [])
         ratios = {who: [] for who in contenders if who != "stock"}
         for r in range(args.rounds):
-            times = {}
+            times, scores = {}, {}
             for who in contenders[r % len(contenders):] + contenders[:r % len(contenders)]:
                 work = Path(tmp) / f"round{r}-{who}"
                 shutil.copytree(master.parent / "course", work / "course")
@@ -120,7 +128,13 @@ def main():
                     code = Path(args.baseline).resolve() if who == "baseline" else ROOT
                     times[who] = ours(work / "course", args.workers,
                                       args.timings and r == 0 and who == "ours", code)
+                scores[who] = gradebook_scores(work / "course", args.assignment)
                 shutil.rmtree(work, ignore_errors=True)
+            differ = [who for who in scores if scores[who] != scores["stock"]]
+            if differ:
+                print(f"round {r + 1}: WARNING: {', '.join(differ)} graded otherwise than stock "
+                      "nbgrader (total per student in the gradebook), so their times measure "
+                      f"other work: {({w: scores[w] for w in ['stock', *differ]})}")
             for who in ratios:
                 ratios[who].append(times["stock"] / times[who])
             print(f"round {r + 1}: " + ", ".join(f"{w} {t:6.1f} s" for w, t in times.items())
