@@ -324,13 +324,13 @@ def _spare_of(job):
     return job["spare"]
 
 
-def test_only_jobs_with_a_successor_start_a_spare_sandbox():
-    """A pool worker starts the next notebook's sandbox while grading one; for the last job
-    of each of the `workers` workers there is no next notebook, so none is started."""
+def test_the_last_job_starts_no_spare_sandbox():
+    """A pool worker starts the next notebook's sandbox while grading one; after the last
+    job there is no next notebook, so none is started for it."""
     from autograder.stages.dispatch import _run_local
 
     got = {}
     jobs = [{"key": i} for i in range(5)]
     _run_local(2, jobs, lambda job, spare: got.update({job["key"]: spare}), _spare_of)
-    assert got == {0: True, 1: True, 2: True, 3: False, 4: False}
+    assert got == {0: True, 1: True, 2: True, 3: True, 4: False}
     assert all("spare" not in job for job in jobs)  # the caller's jobs are not changed

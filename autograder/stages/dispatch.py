@@ -125,11 +125,11 @@ def _die_with_parent():
 
 
 def _run_local(workers, jobs, collect, grade_notebook):
-    # The pool takes the jobs in order: a worker given one of the last `workers` jobs gets
-    # no other after it, so it starts no spare sandbox for one (a spare costs a Python and
-    # IPython start-up on a machine that the other workers keep busy).
-    tail = len(jobs) - workers
-    jobs = [dict(job, spare=i < tail) for i, job in enumerate(jobs)]
+    # The pool hands the jobs out in order, so nothing follows the last one: its worker
+    # starts no spare sandbox (a Python and IPython start-up on cores the other workers
+    # keep busy). Which worker takes which earlier job is not known in advance, and a
+    # worker without a spare would start its next notebook cold.
+    jobs = [dict(job, spare=i < len(jobs) - 1) for i, job in enumerate(jobs)]
     with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent) as pool:
         futures = {pool.submit(grade_notebook, job): job for job in jobs}
         for fut in as_completed(futures):
