@@ -1,12 +1,14 @@
-"""Every results file is what today's code makes: its first recorded steps replay bit for bit.
+"""Every results file is what today's code makes: its first recorded steps replay.
 
 Each training run records the losses of its first K steps at full precision, under a
 learning-rate schedule that follows the step index; `experiments.replay` reruns them from
 the recorded config and seed. A change to rnnlib or to an experiment that would change a
 result changes those losses, so this test fails until the result is made again
-(`python -m experiments.all NAME`). Files made with PyTorch are checked by the fingerprint of
-the code that made them (their replay runs under `make bench`); binary files by the digest
-their results file records.
+(`python -m experiments.all NAME`). The replay is bit for bit under the BLAS kernels the
+file was made with or recorded under, else to a rounding bound (experiments.replay's three
+ways: CI's machine is not always of one kind). Files made with PyTorch are checked by the
+fingerprint of the code that made them (their replay runs under `make bench`); binary files
+by the digest their results file records.
 """
 
 import json
