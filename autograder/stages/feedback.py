@@ -36,7 +36,7 @@ class Scrubber:
         # nbgrader's markers go too: they say where hidden tests were and how many lines.
         self.secrets = [s for s in secrets if s] + [normalise(BEGIN_HIDDEN),
                                                      normalise(END_HIDDEN)]
-        self.squashed = [(s, squash(s)) for s in self.secrets]
+        self.squashed = _squashed(tuple(self.secrets))
 
     def leaks(self, text):
         flat = squash(text)
