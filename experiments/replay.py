@@ -106,10 +106,11 @@ def replay(result, results_dir=None):
 
 def replay_file(name, folder=RESULTS_DIR):
     """The (label, recorded, replayed) checks of results file `name` (see REPLAYS: a module,
-    whose replay() is used, or module:function)."""
+    whose replay() is used, or module:function), at one BLAS thread as every run was made."""
     module, _, function = REPLAYS[name].partition(":")
     replayer = getattr(importlib.import_module(module), function or "replay")
-    return replayer(read_json(folder / name), results_dir=str(folder))
+    with threadpool_limits(limits=1, user_api="blas"):
+        return replayer(read_json(folder / name), results_dir=str(folder))
 
 
 _FEATURES = {}
@@ -135,10 +136,8 @@ def _run_features(enc, cfg, idx, chunk=500):
 
 def replay_captioning(result, results_dir=RESULTS_DIR):
     """A captioning file's replay (experiments.captioning.replay's checks) with the captioners'
-    features computed chunk by chunk as in the run."""
+    features computed chunk by chunk as in the run (one BLAS thread: `replay_file`)."""
     import os
-
-    from threadpoolctl import threadpool_limits
 
     from experiments import captioning as C
 
@@ -146,33 +145,32 @@ def replay_captioning(result, results_dir=RESULTS_DIR):
     n, ecfg = cfg["n_train"], cfg["encoder"]
     path = os.path.join(results_dir, enc_report["file"])
     checks = [("stored encoder file", enc_report["digest"], file_digest(path))]
-    with threadpool_limits(limits=1, user_api="blas"):
-        K = len(enc_report["first_losses"])
-        data = C.sparse_scenes(n, C.first_indices(n, ecfg["batch_size"], cfg["seed"], K,
-                                                  sort=True), cfg)
-        hist = C.train_encoder(C.make_encoder(cfg), data, ecfg["epochs"], ecfg["batch_size"],
-                               ecfg["lr"], seed=cfg["seed"], log=None, stop_at=K)
-        checks.append(("encoder", enc_report["first_losses"], hist["first_losses"]))
-        enc = C.make_encoder(cfg)
-        enc.params.update(C.load_stored_encoder(path, C.encoder_key(cfg))[0])
-        word_to_idx, _ = scenes.build_vocab()
-        runs = [(cell, r) for cell in result["order"] for r in result["cells"][cell]["runs"]]
-        firsts = {id(r): np.unique(C.first_indices(
-            n, cfg["captioner"]["batch_size"], r["seed"], len(r["first_losses"]),
-            choices=scenes.NUM_TEMPLATES)) for _, r in runs}
-        key = (enc_report["digest"], tuple(np.unique(np.concatenate(list(firsts.values())))))
-        if key not in _FEATURES:   # one encoding for every run (and file) of this encoder
-            _FEATURES.clear()
-            _FEATURES[key] = _run_features(enc, cfg, np.asarray(key[1]))
-        for cell, r in runs:
-            K, idx = len(r["first_losses"]), firsts[id(r)]
-            tr = C.cell_inputs(cell, cfg, _FEATURES[key], "train")
-            ids = scenes.encode_captions(C.sparse_scenes(n, idx, cfg)["captions"],
-                                         word_to_idx, scenes.max_caption_length())
-            model = C.make_captioner(cell, cfg, tr.shape[1], word_to_idx, r["seed"])
-            again = C.train_captioner(model, tr, ids, cfg["captioner"], r["seed"], log=None,
-                                      stop_at=K)
-            checks.append((f"{cell} seed {r['seed']}", r["first_losses"], again["first_losses"]))
+    K = len(enc_report["first_losses"])
+    data = C.sparse_scenes(n, C.first_indices(n, ecfg["batch_size"], cfg["seed"], K,
+                                              sort=True), cfg)
+    hist = C.train_encoder(C.make_encoder(cfg), data, ecfg["epochs"], ecfg["batch_size"],
+                           ecfg["lr"], seed=cfg["seed"], log=None, stop_at=K)
+    checks.append(("encoder", enc_report["first_losses"], hist["first_losses"]))
+    enc = C.make_encoder(cfg)
+    enc.params.update(C.load_stored_encoder(path, C.encoder_key(cfg))[0])
+    word_to_idx, _ = scenes.build_vocab()
+    runs = [(cell, r) for cell in result["order"] for r in result["cells"][cell]["runs"]]
+    firsts = {id(r): np.unique(C.first_indices(
+        n, cfg["captioner"]["batch_size"], r["seed"], len(r["first_losses"]),
+        choices=scenes.NUM_TEMPLATES)) for _, r in runs}
+    key = (enc_report["digest"], tuple(np.unique(np.concatenate(list(firsts.values())))))
+    if key not in _FEATURES:   # one encoding for every run (and file) of this encoder
+        _FEATURES.clear()
+        _FEATURES[key] = _run_features(enc, cfg, np.asarray(key[1]))
+    for cell, r in runs:
+        K, idx = len(r["first_losses"]), firsts[id(r)]
+        tr = C.cell_inputs(cell, cfg, _FEATURES[key], "train")
+        ids = scenes.encode_captions(C.sparse_scenes(n, idx, cfg)["captions"],
+                                     word_to_idx, scenes.max_caption_length())
+        model = C.make_captioner(cell, cfg, tr.shape[1], word_to_idx, r["seed"])
+        again = C.train_captioner(model, tr, ids, cfg["captioner"], r["seed"], log=None,
+                                  stop_at=K)
+        checks.append((f"{cell} seed {r['seed']}", r["first_losses"], again["first_losses"]))
     return checks
 
 
@@ -219,7 +217,7 @@ def verdict(name, checks, folder=RESULTS_DIR, kernel=None, rounding=False):
     record = kernel_records(folder).get(kernel, {}).get(name)
     stale = record is not None and record["digest"] != file_digest(folder / name)
     if record and not stale and not rounding:
-        stored = dict((label, values) for label, values in record["checks"])
+        stored = dict(record["checks"])
         return (mismatches([(label, stored.get(label, "(not recorded)"), again)
                             for label, _, again in checks]),
                 f"bit for bit with its replay recorded under the {kernel} kernels "
@@ -237,9 +235,8 @@ def code_changes_since(result):
     changed = set()
     for part in result.get("parts") or [result]:
         module = re.search(r"-m (experiments\.\w+)", part.get("command", ""))
-        rev = part.get("git_rev", "").split("-dirty")[0]
-        if not module or not re.fullmatch(r"[0-9a-f]{7,40}", rev) \
-                or not revision_in_history(rev):
+        rev = _followable(part.get("git_rev", ""))
+        if not module or not rev:
             return None
         changed.update(_changed_since(rev, imported_code(_module_file(module.group(1)))))
     return sorted(changed)
@@ -276,8 +273,7 @@ def record(names, folder=RESULTS_DIR, log=print):
                                              if changed is None else
                                              f"its code changed since it was made: {changed}"))
             continue
-        with threadpool_limits(limits=1, user_api="blas"):
-            checks = replay_file(name, folder)
+        checks = replay_file(name, folder)
         mine[name] = {"digest": file_digest(folder / name), "git_rev": git_revision(),
                       "checks": [[label, again] for label, _, again in checks]}
         log(f"{name}: recorded {len(checks)} replays under the {kernel} kernels")
@@ -310,12 +306,17 @@ def torch_code_changes(name, folder=RESULTS_DIR):
     if "code" in result:
         return stale_code(result["code"])
     script = re.search(r"(benchmarks/[\w/]+\.py)", result.get("command", ""))
-    rev = result.get("git_rev", "").split("-dirty")[0]
-    if not script or not re.fullmatch(r"[0-9a-f]{7,40}", rev):
-        return None
-    if not revision_in_history(rev):
+    rev = _followable(result.get("git_rev", ""))
+    if not script or not rev:
         return None
     return _changed_since(rev, imported_code(script.group(1)))
+
+
+def _followable(rev):
+    """A results file's revision without '-dirty', or None when it names no commit of HEAD's
+    history (nothing to compare the code with)."""
+    rev = rev.split("-dirty")[0]
+    return rev if re.fullmatch(r"[0-9a-f]{7,40}", rev) and revision_in_history(rev) else None
 
 
 def revision_in_history(rev):
@@ -412,8 +413,7 @@ def main(argv=None):
             checks = replay_torch(name)
             bad, how = mismatches(checks), "bit for bit"
         else:
-            with threadpool_limits(limits=1, user_api="blas"):
-                checks = replay_file(name)
+            checks = replay_file(name)
             bad, how = verdict(name, checks, rounding=args.rounding)
         failed += bool(bad)
         print(f"{name}: {len(checks) - len(bad)} of {len(checks)} replays agree, {how} "

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from threadpoolctl import threadpool_limits
 
 from experiments import replay
 from rnnlib.results import RESULTS_DIR, read_json
@@ -51,8 +50,7 @@ def test_replay_of_the_first_steps(name):
         pytest.fail(f"results/{name} is missing: python -m experiments.all makes it")
     result = read_json(RESULTS_DIR / name)
     assert not result.get("partial"), f"{name} is a partial file: finish it with --resume"
-    with threadpool_limits(limits=1, user_api="blas"):
-        checks = replay.replay_file(name)
+    checks = replay.replay_file(name)
     assert checks, f"{name}: nothing to replay"
     bad, how = replay.verdict(name, checks)
     assert not bad, (f"{name} is not what today's code makes ({how}); rerun its experiment "
